@@ -1,0 +1,6 @@
+"""One module per channel; importing this package registers them all."""
+
+from . import email  # noqa: F401  (registers)
+from .base import Channel, OutboundMessage, PermanentError, TransientError, get, registered
+
+__all__ = ["Channel", "OutboundMessage", "PermanentError", "TransientError", "get", "registered"]

@@ -1,0 +1,69 @@
+"""The small interface every channel module implements, and the registry of channels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class OutboundMessage:
+    """A rendered notice ready for a provider: plain text always, HTML where the channel has it."""
+
+    recipient: str
+    subject: str
+    text: str
+    html: str | None = None
+    ticket_code: str | None = None
+    automatic: bool = True
+    # Message ids already sent to this recipient for the ticket (email threading).
+    thread: list[str] = field(default_factory=list)
+    delivery_id: int | None = None
+
+
+class PermanentError(Exception):
+    """The provider refused for good (bad address, user blocked the bot): do not retry."""
+
+
+class TransientError(Exception):
+    """Try again later (timeouts, 5xx, rate limits)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Channel:
+    name: ClassVar[str]
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def enabled(cls, config: Mapping[str, Any]) -> bool:
+        """A channel whose settings are absent is off."""
+        return True
+
+    def send(self, message: OutboundMessage) -> str:
+        """Send and return the provider's message id; raise PermanentError or TransientError."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Channel]] = {}
+
+
+def register(cls: type[Channel]) -> type[Channel]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Channel]]:
+    return dict(_REGISTRY)
+
+
+def get(name: str, config: Mapping[str, Any]) -> Channel:
+    cls = _REGISTRY.get(name)
+    if cls is None or not cls.enabled(config):
+        raise PermanentError(f"channel {name!r} is not configured")
+    return cls(config)

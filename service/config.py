@@ -1,0 +1,72 @@
+"""Configuration from environment variables; every setting has a documented default (README)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))  # type: ignore[arg-type]
+
+
+def _bool(name: str, default: bool) -> bool:
+    return (_env(name, "1" if default else "0") or "").lower() in ("1", "true", "yes", "on")
+
+
+def load_config(instance_path: str) -> dict[str, Any]:
+    """Read settings from the environment. Defaults give the embedded single-machine setup."""
+    sqlite_default = "sqlite:///" + os.path.join(instance_path, "pakn.sqlite3")
+    return {
+        "SECRET_KEY": _env("SECRET_KEY", "dev-insecure-change-me"),
+        "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", sqlite_default),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Empty REDIS_URL means "none configured": the run script then starts a local redis-server.
+        "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "RQ_QUEUES": ["default", "notify"],
+        "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "TIMEZONE": _env("PAKN_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "TICKET_CODE_PREFIX": _env("TICKET_CODE_PREFIX", "PA"),
+        # Uploads: whole request cap, per-file cap, and count; types are checked by content.
+        "MAX_CONTENT_LENGTH": _int("MAX_REQUEST_BYTES", 25 * 1024 * 1024),
+        "MAX_ATTACHMENT_BYTES": _int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+        "MAX_ATTACHMENTS": _int("MAX_ATTACHMENTS", 5),
+        "UPLOAD_FOLDER": _env("UPLOAD_FOLDER", os.path.join(instance_path, "uploads")),
+        # Mail out
+        "SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USER": _env("SMTP_USER"),
+        "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", False),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
+        "MAIL_FROM": _env("MAIL_FROM", "PAKN <pakn@localhost>"),
+        "MAIL_DOMAIN": _env("MAIL_DOMAIN", "pakn.localhost"),
+        # Jobs: retries with backoff, and the sweeper's notion of "stuck".
+        "JOB_RETRY_INTERVALS": [
+            int(x) for x in (_env("JOB_RETRY_INTERVALS", "5,30,120,600")).split(",")
+        ],  # type: ignore[union-attr]
+        "DELIVERY_MAX_ATTEMPTS": _int("DELIVERY_MAX_ATTEMPTS", 8),
+        "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
+        "SWEEP_STALE_SECONDS": _int("SWEEP_STALE_SECONDS", 20),
+        "DEADLINE_CHECK_INTERVAL_SECONDS": _int("DEADLINE_CHECK_INTERVAL_SECONDS", 3600),
+        # Flask-Limiter: "" disables the API limit (benchmarks); storage shares counters across workers.
+        "API_RATE_LIMIT": _env("API_RATE_LIMIT", "60/minute;1000/hour")
+        if "API_RATE_LIMIT" not in os.environ
+        else os.environ["API_RATE_LIMIT"],
+        "PUBLIC_FORM_RATE_LIMIT": _env("PUBLIC_FORM_RATE_LIMIT", "20/minute"),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://")),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "LANGUAGES": ["vi", "en"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

@@ -1,0 +1,361 @@
+"""Routing, officer and citizen actions, and deadline checks on a ticket."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Agency, DeadlinePolicy, RoutingRule, Ticket, TicketEvent, User, utcnow
+from . import deadlines, lifecycle, notices, refdata, routing
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Action → name of the event it appends.
+EVENT_KIND = {
+    "route": "routed",
+    "accept": "accepted",
+    "start": "started",
+    "request_info": "info_requested",
+    "provide_info": "info_provided",
+    "reply": "replied",
+    "transfer": "transferred",
+    "resolve": "resolved",
+    "close": "closed",
+    "reject": "rejected",
+    "mark_duplicate": "duplicate",
+    "withdraw": "withdrawn",
+    "reopen": "reopened",
+}
+
+
+class ActionError(ValueError):
+    """A request that the rules refuse; the message is shown to the person who asked."""
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def policy_for(session: Session, ticket: Ticket) -> deadlines.Policy | None:
+    rows = session.scalars(
+        select(DeadlinePolicy).where(
+            DeadlinePolicy.kind == ticket.kind,
+            (DeadlinePolicy.category_id == ticket.category_id)
+            | DeadlinePolicy.category_id.is_(None),
+        )
+    ).all()
+    # A category-specific policy beats the kind's default.
+    row = next((r for r in rows if r.category_id is not None), rows[0] if rows else None)
+    if row is None:
+        return None
+    return deadlines.Policy(
+        **{f.name: getattr(row, f.name) for f in dataclasses.fields(deadlines.Policy)}
+    )
+
+
+def _append(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    *,
+    now: dt.datetime,
+    public: bool,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    body: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        created_at=now,
+        kind=kind,
+        public=public,
+        actor_id=actor.id if actor else None,
+        actor_label=actor_label or (actor.role if actor else "system"),
+        from_status=from_status,
+        to_status=to_status,
+        body=body,
+        data=data,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _refresh_due_state(session: Session, ticket: Ticket, today: dt.date) -> str:
+    if ticket.status not in lifecycle.OPEN_STATUSES or ticket.status == lifecycle.NEED_INFO:
+        ticket.due_state = "none"
+        return ticket.due_state
+    due = (
+        ticket.acceptance_due
+        if ticket.status in lifecycle.AWAITING_ACCEPTANCE
+        else ticket.resolution_due
+    )
+    policy = policy_for(session, ticket)
+    soon = policy.due_soon_days if policy else 2
+    ticket.due_state = deadlines.due_state(due, today, refdata.work_calendar(session), soon)
+    return ticket.due_state
+
+
+def _lock(session: Session, ticket_id: int) -> Ticket | None:
+    # Row lock on PostgreSQL serialises two workers or officers acting on one ticket.
+    return session.scalars(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+
+
+def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = None) -> bool:
+    """Pick the agency by rules, set the acceptance clock, tell the citizen. Idempotent."""
+    now = now or utcnow()
+    ticket = _lock(session, ticket_id)
+    if ticket is None or ticket.status != lifecycle.RECEIVED:
+        session.rollback()
+        return False
+    parents = dict(session.execute(select(Agency.id, Agency.parent_id)).all())
+    rules = session.scalars(
+        select(RoutingRule)
+        .where(RoutingRule.active.is_(True))
+        .order_by(RoutingRule.position, RoutingRule.id)
+    ).all()
+    triage = session.execute(select(Agency.id).where(Agency.is_triage.is_(True))).scalar()
+    facts = routing.Facts(
+        kind=ticket.kind,
+        category_id=ticket.category_id,
+        channel=ticket.channel,
+        text=f"{ticket.title}\n{ticket.description}",
+        area_id=ticket.area_agency_id,
+        area_path=routing.ancestors(ticket.area_agency_id, parents),
+    )
+    decision = routing.decide(rules, facts, triage)
+    new_status = lifecycle.next_status("route", ticket.status)
+    ticket.agency_id = decision.agency_id
+    ticket.initial_agency_id = decision.agency_id
+    ticket.priority = decision.priority
+    ticket.routed_at = now
+    if ticket.area_agency_id is not None:
+        ticket.is_remote = bool(session.get(Agency, ticket.area_agency_id).is_remote)  # type: ignore[union-attr]
+    policy = policy_for(session, ticket)
+    cal = refdata.work_calendar(session)
+    if policy is not None:
+        ticket.acceptance_due = deadlines.acceptance_due(
+            policy, local_date(ticket.received_at), cal
+        )
+    old, ticket.status = ticket.status, new_status
+    _refresh_due_state(session, ticket, local_date(now))
+    event = _append(
+        session,
+        ticket,
+        "routed",
+        now=now,
+        public=True,
+        from_status=old,
+        to_status=new_status,
+        data={
+            "agency_id": decision.agency_id,
+            "rules": decision.matched_rule_ids,
+            "fallback": decision.fallback,
+            "acceptance_due": ticket.acceptance_due.isoformat() if ticket.acceptance_due else None,
+        },
+    )
+    notices.notify_citizen(session, ticket, event)
+    session.commit()
+    return True
+
+
+def apply_action(
+    session: Session,
+    ticket: Ticket,
+    action: str,
+    *,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    body: str | None = None,
+    target_agency_id: int | None = None,
+    duplicate_of_code: str | None = None,
+    now: dt.datetime | None = None,
+) -> TicketEvent:
+    """Run one lifecycle action: check it, change the ticket, append the event, queue notices."""
+    now = now or utcnow()
+    locked = _lock(session, ticket.id)
+    assert locked is not None
+    ticket = locked
+    body = (body or "").strip() or None
+    old = ticket.status
+    new = lifecycle.next_status(action, old, reason=body, paused_from=ticket.paused_from_status)
+    today = local_date(now)
+    cal = refdata.work_calendar(session)
+    policy = policy_for(session, ticket)
+    data: dict[str, Any] = {}
+    receiving_agency: Agency | None = None
+    if action == "accept":
+        ticket.accepted_at = now
+        if policy is not None:
+            ticket.resolution_due = deadlines.resolution_due(
+                policy, today, cal, complex=ticket.is_complex, remote=ticket.is_remote
+            )
+            data["resolution_due"] = ticket.resolution_due.isoformat()
+    elif action == "request_info":
+        ticket.paused_at = now
+        ticket.paused_from_status = old
+    elif action == "provide_info":
+        _resume_clock(ticket, now, cal, policy)
+    elif action == "transfer":
+        receiving_agency = session.get(Agency, target_agency_id) if target_agency_id else None
+        if receiving_agency is None or receiving_agency.id == ticket.agency_id:
+            raise ActionError("choose another agency to transfer to")
+        if not receiving_agency.is_active_on(today):
+            raise ActionError("that agency no longer exists; choose its successor")
+        data.update(from_agency_id=ticket.agency_id, to_agency_id=receiving_agency.id)
+        ticket.agency_id = receiving_agency.id
+        ticket.assignee_id = None
+        # The receiving agency gets its own acceptance clock from today.
+        if policy is not None:
+            ticket.acceptance_due = deadlines.acceptance_due(policy, today, cal)
+            ticket.accepted_at = None
+            ticket.resolution_due = None
+    elif action == "mark_duplicate":
+        original = session.scalars(select(Ticket).where(Ticket.code == duplicate_of_code)).first()
+        if original is None or original.id == ticket.id:
+            raise ActionError("give the code of the original ticket")
+        ticket.duplicate_of_id = original.id
+        data["duplicate_of"] = original.code
+    if action in ("reply", "resolve") and ticket.first_response_at is None:
+        ticket.first_response_at = now
+    if action in ("resolve", "reject"):
+        ticket.resolution = body
+        ticket.resolved_at = now
+    if action in ("close", "withdraw"):
+        ticket.closed_at = now
+    if action == "reopen":
+        ticket.resolved_at = ticket.closed_at = None
+    ticket.status = new
+    _refresh_due_state(session, ticket, today)
+    spec = lifecycle.ACTIONS[action]
+    event = _append(
+        session,
+        ticket,
+        EVENT_KIND[action],
+        now=now,
+        public=spec.public,
+        actor=actor,
+        actor_label=actor_label,
+        from_status=old,
+        to_status=new,
+        body=body,
+        data=data or None,
+    )
+    if actor_label != "citizen":
+        notices.notify_citizen(session, ticket, event)
+    if receiving_agency is not None:
+        notices.notify_agency(session, ticket, event, receiving_agency, "agency_transfer")
+    session.commit()
+    return event
+
+
+def _resume_clock(
+    ticket: Ticket, now: dt.datetime, cal: Any, policy: deadlines.Policy | None
+) -> None:
+    """Waiting for the citizen does not count: push the running deadline by the pause."""
+    if ticket.paused_at is None:
+        return
+    paused_on, resumed_on = local_date(ticket.paused_at), local_date(now)
+    ticket.paused_days += cal.working_days_between(paused_on, resumed_on)
+    if ticket.resolution_due is not None and policy is not None:
+        ticket.resolution_due = deadlines.shift_for_pause(
+            ticket.resolution_due, paused_on, resumed_on, policy.resolution_unit, cal
+        )
+    elif ticket.acceptance_due is not None and policy is not None:
+        ticket.acceptance_due = deadlines.shift_for_pause(
+            ticket.acceptance_due, paused_on, resumed_on, policy.acceptance_unit, cal
+        )
+    ticket.paused_at = None
+    ticket.paused_from_status = None
+
+
+def add_note(session: Session, ticket: Ticket, actor: User, body: str,
+             now: dt.datetime | None = None) -> TicketEvent:  # fmt: skip
+    body = (body or "").strip()
+    if not body:
+        raise ActionError("the note is empty")
+    event = _append(
+        session, ticket, "note", now=now or utcnow(), public=False, actor=actor, body=body
+    )
+    session.commit()
+    return event
+
+
+def add_citizen_info(session: Session, ticket: Ticket, body: str,
+                     now: dt.datetime | None = None) -> TicketEvent:  # fmt: skip
+    """The citizen adds information; if the officer was waiting for it, the clock resumes."""
+    body = (body or "").strip()
+    if not body:
+        raise ActionError("the message is empty")
+    if ticket.status == lifecycle.NEED_INFO:
+        return apply_action(
+            session, ticket, "provide_info", actor_label="citizen", body=body, now=now
+        )
+    if ticket.status not in lifecycle.OPEN_STATUSES:
+        raise lifecycle.TransitionError("add information to", ticket.status)
+    event = _append(
+        session, ticket, "info_added", now=now or utcnow(), public=True, actor_label="citizen",
+        body=body,
+    )  # fmt: skip
+    session.commit()
+    return event
+
+
+def extend_deadline(session: Session, ticket: Ticket, actor: User, reason: str,
+                    now: dt.datetime | None = None) -> TicketEvent:  # fmt: skip
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError("an extension needs a reason")
+    if ticket.resolution_due is None or ticket.status not in lifecycle.OPEN_STATUSES:
+        raise ActionError("only an accepted, open ticket can be extended")
+    policy = policy_for(session, ticket)
+    if policy is None:
+        raise ActionError("no deadline policy applies to this ticket")
+    try:
+        new_due = deadlines.extend(
+            policy, ticket.resolution_due, ticket.extensions, refdata.work_calendar(session)
+        )
+    except deadlines.DeadlineError as exc:
+        raise ActionError(str(exc)) from exc
+    old_due, ticket.resolution_due = ticket.resolution_due, new_due
+    ticket.extensions += 1
+    _refresh_due_state(session, ticket, local_date(now))
+    event = _append(
+        session, ticket, "extended", now=now, public=True, actor=actor, body=reason,
+        data={"from": old_due.isoformat(), "to": new_due.isoformat(), "n": ticket.extensions},
+    )  # fmt: skip
+    notices.notify_citizen(session, ticket, event)
+    session.commit()
+    return event
+
+
+def check_deadlines(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+    """Mark due-soon and overdue tickets and tell their agency once per change of state."""
+    now = now or utcnow()
+    today = local_date(now)
+    counts = {"due_soon": 0, "overdue": 0}
+    open_ids = session.scalars(
+        select(Ticket.id).where(Ticket.status.in_(lifecycle.OPEN_STATUSES - {lifecycle.RECEIVED}))
+    ).all()
+    for ticket_id in open_ids:
+        ticket = _lock(session, ticket_id)
+        if ticket is None:
+            continue
+        before = ticket.due_state
+        after = _refresh_due_state(session, ticket, today)
+        if after != before and after in counts:
+            counts[after] += 1
+            event = _append(session, ticket, after, now=now, public=False, data={"was": before})
+            agency = session.get(Agency, ticket.agency_id) if ticket.agency_id else None
+            notices.notify_agency(session, ticket, event, agency, f"agency_{after}")
+        session.commit()
+    return counts

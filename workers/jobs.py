@@ -1,0 +1,55 @@
+"""Thin RQ jobs: open an app context, call one domain function, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask
+
+T = TypeVar("T")
+_app: Flask | None = None
+
+
+def app() -> Flask:
+    """One app per worker process, built before the first job (or preloaded by workers.worker)."""
+    global _app
+    if _app is None:
+        from service import create_app
+
+        _app = create_app()
+    return _app
+
+
+def _in_app(fn: Callable[..., T], *args: Any) -> T:
+    from service.extensions import db
+
+    with app().app_context():
+        try:
+            return fn(db.session, *args)
+        finally:
+            db.session.remove()
+
+
+def route_ticket(ticket_id: int) -> bool:
+    from service.domain.handling import route_ticket as route
+
+    return _in_app(route, ticket_id)
+
+
+def deliver(delivery_id: int) -> str:
+    from service.delivery import deliver as send
+
+    return _in_app(send, delivery_id)
+
+
+def check_deadlines() -> dict[str, int]:
+    from service.domain.handling import check_deadlines as check
+
+    return _in_app(check)
+
+
+def sweep() -> dict[str, int]:
+    from workers.sweeper import sweep as run
+
+    return _in_app(run)

@@ -1,0 +1,48 @@
+"""Periodic work: `python -m workers.scheduler` (run exactly one).
+
+Every SWEEP_INTERVAL_SECONDS it re-enqueues lost work; every DEADLINE_CHECK_INTERVAL_SECONDS it
+enqueues the deadline check. It keeps going through database or Redis outages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from . import jobs
+from .queues import enqueue_safely
+
+log = logging.getLogger("workers.scheduler")
+
+
+def tick(last_deadline_check: float, interval: int) -> float:
+    try:
+        jobs.sweep()
+    except Exception:  # noqa: BLE001  (a database outage must not stop the loop)
+        log.exception("sweep failed; will try again")
+    now = time.monotonic()
+    if now - last_deadline_check >= interval and enqueue_safely("check_deadlines", ()):
+        return now
+    return last_deadline_check
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="PAKN scheduler (sweeper + deadline checks)")
+    parser.add_argument("--once", action="store_true", help="one round, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = jobs.app()
+    sweep_every = app.config["SWEEP_INTERVAL_SECONDS"]
+    deadline_every = app.config["DEADLINE_CHECK_INTERVAL_SECONDS"]
+    last = float("-inf")
+    while True:
+        with app.app_context():
+            last = tick(last, deadline_every)
+        if args.once:
+            return 0
+        time.sleep(sweep_every)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
