@@ -55,6 +55,7 @@ def check_length(errors: Errors, name: str, value: str, limit_key: str | None = 
 def check_coordinates(errors: Errors, lat: float | None, lng: float | None) -> None:
     if (lat is None) != (lng is None):
         errors.add("lat" if lat is None else "lng", "required")
+    # NaN fails both comparisons, so an unreadable number is reported as invalid too.
     if lat is not None and not -90 <= lat <= 90:
         errors.add("lat", "invalid")
     if lng is not None and not -180 <= lng <= 180:

@@ -10,14 +10,13 @@ from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
-    FloatField,
     HiddenField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired
 
 from ..extensions import db
 from ..models import Agency, Category
@@ -44,8 +43,9 @@ class TicketForm(FlaskForm):
     description = TextAreaField(_l("Description"))
     area = SelectField(_l("Commune / ward"), choices=[], validate_choice=False)
     address = StringField(_l("Address"))
-    lat = FloatField(_l("Latitude"), validators=[Optional()])
-    lng = FloatField(_l("Longitude"), validators=[Optional()])
+    # Text, not FloatField: the domain checks coordinates and words the error in Vietnamese.
+    lat = StringField(_l("Latitude"))
+    lng = StringField(_l("Longitude"))
     name = StringField(_l("Full name"))
     email = StringField(_l("Email"))
     phone = StringField(_l("Phone"))

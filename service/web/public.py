@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..domain import lifecycle
 from ..domain.attachments import IncomingFile
 from ..domain.handling import ActionError, add_citizen_info, apply_action
-from ..domain.intake import InboundTicket, receive
+from ..domain.intake import InboundTicket, receive, validate
 from ..domain.validation import IntakeError
 from ..extensions import db, limiter
 from ..models import Ticket
@@ -20,6 +20,17 @@ from .forms import MessageForm, TicketForm, WithdrawForm
 from .messages import describe
 
 bp = Blueprint("public", __name__)
+
+
+def _coordinate(raw: str | None) -> float | None:
+    """Blank → None; unreadable → NaN, which the domain rejects as invalid."""
+    raw = (raw or "").strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return float("nan")
 
 
 def inbound_from_form(form: TicketForm, channel: str) -> InboundTicket:
@@ -36,8 +47,8 @@ def inbound_from_form(form: TicketForm, channel: str) -> InboundTicket:
         description=form.description.data or "",
         area_code=form.area.data or None,
         address=form.address.data,
-        latitude=form.lat.data,
-        longitude=form.lng.data,
+        latitude=_coordinate(form.lat.data),
+        longitude=_coordinate(form.lng.data),
         citizen_name=form.name.data,
         email=form.email.data,
         phone=form.phone.data,
@@ -50,12 +61,19 @@ def inbound_from_form(form: TicketForm, channel: str) -> InboundTicket:
 
 def submit_ticket(form: TicketForm, channel: str, **extra: Any) -> Ticket | None:
     """Shared by the citizen and operator forms: errors go back onto the form's fields."""
-    if not form.validate_on_submit():
+    if not form.is_submitted():
+        return None
+    form_ok = form.validate()
+    if "csrf_token" in form.errors:
+        form.form_errors.append(_("The form expired; please try again."))
         return None
     inbound = inbound_from_form(form, channel)
     for key, value in extra.items():
         setattr(inbound, key, value)
     try:
+        if not form_ok:  # still check the rest, so every mistake is shown at once
+            validate(db.session, inbound, intake_settings())
+            return None
         return receive(db.session, inbound, intake_settings()).ticket
     except IntakeError as exc:
         db.session.rollback()
