@@ -1,6 +1,26 @@
 """One module per channel; importing this package registers them all."""
 
 from . import email  # noqa: F401  (registers)
-from .base import Channel, OutboundMessage, PermanentError, TransientError, get, registered
+from .base import (
+    Channel,
+    OutboundMessage,
+    PermanentError,
+    TransientError,
+    WebhookResponse,
+    by_webhook_path,
+    enabled_names,
+    get,
+    registered,
+)
 
-__all__ = ["Channel", "OutboundMessage", "PermanentError", "TransientError", "get", "registered"]
+__all__ = [
+    "Channel",
+    "OutboundMessage",
+    "PermanentError",
+    "TransientError",
+    "WebhookResponse",
+    "by_webhook_path",
+    "enabled_names",
+    "get",
+    "registered",
+]

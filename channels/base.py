@@ -34,8 +34,18 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass
+class WebhookResponse:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
 class Channel:
+    """A provider: webhook in (verify, store raw, enqueue), process in the worker, send out."""
+
     name: ClassVar[str]
+    # POST /webhooks/<webhook_path> reaches handle_webhook; None: the channel has no webhook.
+    webhook_path: ClassVar[str | None] = None
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
@@ -49,6 +59,16 @@ class Channel:
         """Send and return the provider's message id; raise PermanentError or TransientError."""
         raise NotImplementedError
 
+    def handle_webhook(
+        self, session: Any, headers: Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Authenticate first (403, nothing stored), then store the raw update and answer fast."""
+        raise NotImplementedError
+
+    def process(self, session: Any, message: Any) -> None:
+        """Worker side: turn one stored raw message (InboundMessage) into intake calls."""
+        raise NotImplementedError
+
 
 _REGISTRY: dict[str, type[Channel]] = {}
 
@@ -60,6 +80,14 @@ def register(cls: type[Channel]) -> type[Channel]:
 
 def registered() -> dict[str, type[Channel]]:
     return dict(_REGISTRY)
+
+
+def by_webhook_path(path: str) -> type[Channel] | None:
+    return next((c for c in _REGISTRY.values() if c.webhook_path == path), None)
+
+
+def enabled_names(config: Mapping[str, Any]) -> set[str]:
+    return {name for name, cls in _REGISTRY.items() if cls.enabled(config)}
 
 
 def get(name: str, config: Mapping[str, Any]) -> Channel:

@@ -38,6 +38,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     jobs.install(db.session, enqueue_safely)
 
+    import channels
+
+    from .domain import notices
+
+    # Notices go out on every channel whose settings are present.
+    notices.DELIVERABLE.update(channels.enabled_names(app.config))
+
     from .web import register_blueprints
 
     register_blueprints(app)

@@ -16,6 +16,7 @@ import channels
 from channels.base import OutboundMessage, PermanentError, TransientError
 
 from .domain.handling import _append
+from .links import console_link, tracking_link
 from .models import Agency, Delivery, Ticket, TicketEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,15 +64,14 @@ def render(session: Session, delivery: Delivery) -> OutboundMessage:
     assert ticket is not None
     to_agency = delivery.template.startswith("agency_")
     lang = "vi" if to_agency or ticket.citizen is None else ticket.citizen.language
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     agency = session.get(Agency, ticket.agency_id) if ticket.agency_id else None
     context: dict[str, Any] = {
         "ticket": ticket,
         "event": event,
         "agency": agency,
         "template": delivery.template,
-        "tracking_url": f"{base}/track/{ticket.tracking_token}",
-        "console_url": f"{base}/console/tickets/{ticket.code}",
+        "tracking_url": tracking_link(ticket),
+        "console_url": console_link(ticket),
         "to_agency": to_agency,
     }
     with force_locale(lang):

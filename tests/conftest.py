@@ -123,7 +123,7 @@ def app(service_env: dict[str, str]) -> Iterator[Any]:
 
     application = create_app({"TESTING": True})
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         load_demo_data()
     import workers.jobs
 
@@ -175,8 +175,13 @@ class WorkerProcess:
     def start(self, count: int = 1) -> None:
         for _ in range(count):
             self.procs.append(
-                subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=self.env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                subprocess.Popen(
+                    [sys.executable, "-m", "workers.worker"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             )
 
     def burst(self) -> None:

@@ -10,13 +10,20 @@ TICKET = {
     "category": "env",
     "title": "Rác thải ùn ứ trên đường Nguyễn Văn Linh",
     "description": "Rác thải sinh hoạt tồn đọng nhiều ngày trước số 120, gây mùi hôi.",
-    "location": {"address": "120 Nguyễn Văn Linh", "area": "DN-HAICHAU", "lat": 16.06, "lng": 108.21},
+    "location": {
+        "address": "120 Nguyễn Văn Linh",
+        "area": "DN-HAICHAU",
+        "lat": 16.06,
+        "lng": 108.21,
+    },
     "citizen": {"name": "Nguyễn Văn A", "email": "a@example.com", "phone": "0905123456"},
 }
 
 
 def csrf_token(response: Any) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True))
+    match = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True)
+    )
     if match is None:
         match = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
     assert match, "no CSRF token on the page"

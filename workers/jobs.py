@@ -43,6 +43,12 @@ def deliver(delivery_id: int) -> str:
     return _in_app(send, delivery_id)
 
 
+def process_inbound(inbound_id: int) -> str:
+    from service.inbound import process_inbound as process
+
+    return _in_app(process, inbound_id)
+
+
 def check_deadlines() -> dict[str, int]:
     from service.domain.handling import check_deadlines as check
 

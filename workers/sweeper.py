@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.models import Delivery, Ticket, utcnow
+from service.models import Delivery, InboundMessage, Ticket, utcnow
 
 from .queues import enqueue_safely
 
@@ -38,9 +38,16 @@ def sweep(session: Session, now: dt.datetime | None = None, limit: int = 5000) -
         .order_by(Delivery.id)
         .limit(limit)
     ).all()
+    inbound_ids = session.scalars(
+        select(InboundMessage.id)
+        .where(InboundMessage.state == "new", InboundMessage.received_at < stale)
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    ).all()
     session.rollback()  # read-only: end the transaction before talking to Redis
-    counts = {"route": 0, "deliver": 0}
-    for job, ids in (("route", ticket_ids), ("deliver", delivery_ids)):
+    counts = {"route": 0, "deliver": 0, "process_inbound": 0}
+    work = (("route", ticket_ids), ("deliver", delivery_ids), ("process_inbound", inbound_ids))
+    for job, ids in work:
         for item in ids:
             if not enqueue_safely(job, (item,)):
                 return counts  # Redis is still down; try again next round

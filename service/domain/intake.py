@@ -297,3 +297,23 @@ def receive(
             return receive(session, inbound, settings, now, _retry=False)
         raise
     return Received(ticket, created=True)
+
+
+def store_raw(
+    session: Session, channel: str, external_id: str, payload: str, now: dt.datetime | None = None
+) -> InboundMessage | None:
+    """Keep a provider's raw message once (unique channel + id) and queue its processing.
+    Returns None for a redelivery, which the webhook acknowledges and drops."""
+    message = InboundMessage(
+        channel=channel, external_id=external_id, payload=payload, state="new",
+        received_at=now or utcnow(),
+    )  # fmt: skip
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    jobs.defer(session, "process_inbound", message.id)
+    session.commit()
+    return message

@@ -11,9 +11,9 @@ from ..extensions import db
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, console, health, operator, public
+    from . import api, auth, console, health, operator, public, webhooks
 
-    for module in (public, auth, operator, console, api, health):
+    for module in (public, auth, operator, console, api, health, webhooks):
         app.register_blueprint(module.bp)
     from ..extensions import csrf
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import get_locale
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from ..domain.handling import local_date
 from ..domain.intake import Settings
 from ..domain.routing import descendants
 from ..extensions import db
+from ..links import tracking_link
 from ..models import Agency, Category, Ticket, TicketEvent
 
 
@@ -26,8 +27,8 @@ def intake_settings() -> Settings:
     )
 
 
-def tracking_url(ticket: Ticket, external: bool = True) -> str:
-    return url_for("public.track", token=ticket.tracking_token, _external=external)
+def tracking_url(ticket: Ticket) -> str:
+    return tracking_link(ticket)
 
 
 def category_name(category: Category | None) -> str | None:

@@ -36,7 +36,9 @@ def test_three_intakes_routed_notified_answered(app, db, client, worker, mailbox
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     submitted = client.get(response.location)
     web_code = re.search(r'id="ticket-code">([^<]+)<', submitted.get_data(as_text=True)).group(1)
-    track_url = re.search(r'id="tracking-link" href="([^"]+)"', submitted.get_data(as_text=True)).group(1)
+    track_url = re.search(
+        r'id="tracking-link" href="([^"]+)"', submitted.get_data(as_text=True)
+    ).group(1)
 
     # 2. A hotline operator files a caller's road damage report as a signed petition.
     login("hotline")
@@ -94,13 +96,27 @@ def test_three_intakes_routed_notified_answered(app, db, client, worker, mailbox
     page = client.get(f"/console/tickets/{web_code}")
     assert page.status_code == 200
     token = csrf_token(page)
-    assert client.post(f"/console/tickets/{web_code}/act", data={"csrf_token": token, "action": "accept"}).status_code == 302
+    assert (
+        client.post(
+            f"/console/tickets/{web_code}/act", data={"csrf_token": token, "action": "accept"}
+        ).status_code
+        == 302
+    )
     reply = "Phường đã cử tổ vệ sinh thu gom rác trong sáng nay. <i>Cảm ơn</i>"
-    client.post(f"/console/tickets/{web_code}/act", data={"csrf_token": token, "action": "reply", "body": reply})
+    client.post(
+        f"/console/tickets/{web_code}/act",
+        data={"csrf_token": token, "action": "reply", "body": reply},
+    )
     assert ticket_status(app, web_code) == "in_progress"
 
     # The reply reaches the citizen by email, in the same thread as the receipt.
-    mail = wait_for(lambda: [m for m in mailbox.to("web@example.com") if "tổ vệ sinh" in m.get_body(("plain",)).get_content()])[0]
+    mail = wait_for(
+        lambda: [
+            m
+            for m in mailbox.to("web@example.com")
+            if "tổ vệ sinh" in m.get_body(("plain",)).get_content()
+        ]
+    )[0]
     assert receipt["Message-ID"] in mail["References"].split()
     assert mail["In-Reply-To"] == mail["References"].split()[-1]
     assert mail["Auto-Submitted"] == "no"
@@ -108,13 +124,22 @@ def test_three_intakes_routed_notified_answered(app, db, client, worker, mailbox
     assert "<i>Cảm ơn</i>" not in html and "&lt;i&gt;Cảm ơn&lt;/i&gt;" in html
 
     # The citizen sees the reply on the tracking page, markup shown as text.
-    page = app.test_client().get(track_url.replace("http://pakn.test", "").replace("http://localhost", ""))
+    page = app.test_client().get(
+        track_url.replace("http://pakn.test", "").replace("http://localhost", "")
+    )
     text = page.get_data(as_text=True)
     assert "tổ vệ sinh thu gom rác" in text
     assert "&lt;i&gt;Cảm ơn&lt;/i&gt;" in text and "<script>alert(1)</script>" not in text
     assert 'data-status="in_progress"' in text
 
     # And through the API with the tracking token.
-    status = client.get(f"/api/v1/tickets/{api['code']}", headers={"X-Tracking-Token": api["tracking_token"]})
+    status = client.get(
+        f"/api/v1/tickets/{api['code']}", headers={"X-Tracking-Token": api["tracking_token"]}
+    )
     assert status.status_code == 200 and status.get_json()["agency"] == "Thanh tra thành phố"
-    assert client.get(f"/api/v1/tickets/{api['code']}", headers={"X-Tracking-Token": "wrong"}).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/tickets/{api['code']}", headers={"X-Tracking-Token": "wrong"}
+        ).status_code
+        == 403
+    )

@@ -83,9 +83,15 @@ def test_api_oversized_body(app, client, db, monkeypatch):
 
 def test_api_attachments_checked_by_content(app, client, db, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_ATTACHMENT_BYTES", 1000)
-    fake = {"filename": "photo.jpg", "content_base64": base64.b64encode(b"MZ\x90\x00 not an image").decode()}
+    fake = {
+        "filename": "photo.jpg",
+        "content_base64": base64.b64encode(b"MZ\x90\x00 not an image").decode(),
+    }
     err = api_error(client.post("/api/v1/tickets", json={**TICKET, "attachments": [fake]}), 422)
-    assert err["fields"]["attachments"] == "Only JPEG, PNG, GIF, WebP images and PDF files are accepted."
+    assert (
+        err["fields"]["attachments"]
+        == "Only JPEG, PNG, GIF, WebP images and PDF files are accepted."
+    )
     big = {"filename": "big.png", "content_base64": base64.b64encode(PNG + b"\0" * 2000).decode()}
     err = api_error(client.post("/api/v1/tickets", json={**TICKET, "attachments": [big]}), 422)
     assert err["fields"]["attachments"] == "A file is too large."
@@ -103,7 +109,11 @@ def test_api_unknown_ticket_and_missing_token(client, db):
 
 
 def test_markup_is_stored_as_text_and_shown_escaped(client, db):
-    evil = {**TICKET, "title": "<script>alert('x')</script> Rác", "description": "<img src=x onerror=alert(1)> ở đây"}
+    evil = {
+        **TICKET,
+        "title": "<script>alert('x')</script> Rác",
+        "description": "<img src=x onerror=alert(1)> ở đây",
+    }
     created = client.post("/api/v1/tickets", json=evil).get_json()
     ticket = db.session.scalars(select(Ticket)).one()
     assert ticket.title == "<script>alert('x')</script> Rác"  # kept verbatim as plain text
@@ -150,12 +160,18 @@ def test_web_form_oversized_upload(app, client, db, monkeypatch):
         "description": "Gửi ảnh rất lớn để thử", "attachments": (BytesIO(PNG + b"\0" * 40_000), "a.png"),
     }, content_type="multipart/form-data")  # fmt: skip
     assert response.status_code == 413
-    assert "Quá lớn" in response.get_data(as_text=True) or "Too large" in response.get_data(as_text=True)
+    assert "Quá lớn" in response.get_data(as_text=True) or "Too large" in response.get_data(
+        as_text=True
+    )
     nothing_saved(db)
 
 
 def test_invalid_utf8_in_form_is_not_a_500(client, db):
     page = client.get("/submit")
-    body = b"csrf_token=" + csrf_token(page).encode() + b"&kind=feedback&category=env&title=%FF%FE%FD+abc&description=%C3%28%28%28%28%28%28%28%28"
+    body = (
+        b"csrf_token="
+        + csrf_token(page).encode()
+        + b"&kind=feedback&category=env&title=%FF%FE%FD+abc&description=%C3%28%28%28%28%28%28%28%28"
+    )
     response = client.post("/submit", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code in (302, 422)

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from service.domain import lifecycle
-from service.domain.handling import ActionError, apply_action, check_deadlines, extend_deadline, route_ticket
+from service.domain.handling import (
+    ActionError,
+    apply_action,
+    check_deadlines,
+    extend_deadline,
+    route_ticket,
+)
 from service.models import Delivery, Ticket, TicketEvent, User
 from tests.helpers import TICKET
 
@@ -59,7 +65,9 @@ def test_denunciation_clock_pause_and_extensions(client, db):
     db.session.rollback()
     with pytest.raises(ActionError):
         extend_deadline(db.session, db.session.get(Ticket, ticket.id), inspector, "  ")
-    kinds = db.session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id)).all()
+    kinds = db.session.scalars(
+        select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id)
+    ).all()
     assert kinds.count("extended") == 2
 
 
@@ -84,7 +92,14 @@ def test_transfer_restarts_acceptance_clock_and_notifies(client, db):
     ward = officer(db, "canbo.haichau")
     target = db.session.scalar(select(User.agency_id).where(User.username == "canbo.xaydung"))
     with pytest.raises(ActionError):
-        apply_action(db.session, ticket, "transfer", actor=ward, body="Sai thẩm quyền", target_agency_id=ticket.agency_id)
+        apply_action(
+            db.session,
+            ticket,
+            "transfer",
+            actor=ward,
+            body="Sai thẩm quyền",
+            target_agency_id=ticket.agency_id,
+        )
     db.session.rollback()
     apply_action(db.session, ticket, "transfer", actor=ward, body="Thuộc thẩm quyền Sở Xây dựng",
                  target_agency_id=target, now=at("2026-11-04"))  # fmt: skip
@@ -107,7 +122,9 @@ def test_illegal_action_on_a_real_ticket_changes_nothing(client, db):
 
 def test_events_are_append_only(client, db):
     ticket = file_ticket(client, db, at("2026-11-02"))
-    event = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).first()
+    event = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+    ).first()
     event.body = "rewritten history"
     with pytest.raises(ValueError, match="append-only"):
         db.session.commit()

@@ -14,11 +14,16 @@ from tests.helpers import TICKET
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+    }
 
 
 def test_readyz_503_without_redis(service_env):
-    app = create_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "RATELIMIT_STORAGE_URI": "memory://"})
+    app = create_app(
+        {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "RATELIMIT_STORAGE_URI": "memory://"}
+    )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("error")

@@ -33,7 +33,9 @@ def test_concurrent_deliveries_send_once(app, client, db, mailbox):
     jobs.route_ticket(db.session.scalar(select(Ticket.id).where(Ticket.code == code)))
     delivery_id = db.session.scalar(select(Delivery.id))
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(jobs.deliver(delivery_id))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(jobs.deliver(delivery_id))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

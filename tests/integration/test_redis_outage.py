@@ -51,13 +51,17 @@ def test_intake_survives_redis_outage(app, db, service_env, mailbox):
     url = f"redis://127.0.0.1:{port}/0"
     server = RedisServer(port)
     server.start()
-    outage_app = create_app({"REDIS_URL": url, "RATELIMIT_STORAGE_URI": "memory://", "TESTING": True})
+    outage_app = create_app(
+        {"REDIS_URL": url, "RATELIMIT_STORAGE_URI": "memory://", "TESTING": True}
+    )
     client = outage_app.test_client()
     try:
         codes = [client.post("/api/v1/tickets", json=TICKET).get_json()["code"]]
         server.stop()  # Redis goes away mid-intake
         for i in range(5):
-            response = client.post("/api/v1/tickets", json={**TICKET, "title": f"Phản ánh khi Redis tắt {i}"})
+            response = client.post(
+                "/api/v1/tickets", json={**TICKET, "title": f"Phản ánh khi Redis tắt {i}"}
+            )
             assert response.status_code == 201, response.get_data(as_text=True)
             codes.append(response.get_json()["code"])
         with outage_app.app_context():

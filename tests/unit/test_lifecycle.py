@@ -41,7 +41,9 @@ def test_every_transition_allowed_or_refused(action: str, status: str) -> None:
         assert action not in lc.allowed_actions(status)
 
 
-@pytest.mark.parametrize("action", ["reject", "resolve", "reply", "request_info", "transfer", "reopen"])
+@pytest.mark.parametrize(
+    "action", ["reject", "resolve", "reply", "request_info", "transfer", "reopen"]
+)
 def test_reason_required(action: str) -> None:
     source = next(iter(sorted(lc.ACTIONS[action].sources)))
     for reason in (None, "", "   "):
@@ -50,8 +52,12 @@ def test_reason_required(action: str) -> None:
 
 
 def test_resume_returns_to_status_before_pause() -> None:
-    assert lc.next_status("provide_info", lc.NEED_INFO, paused_from=lc.IN_PROGRESS) == lc.IN_PROGRESS
-    assert lc.next_status("provide_info", lc.NEED_INFO, paused_from=lc.TRANSFERRED) == lc.TRANSFERRED
+    assert (
+        lc.next_status("provide_info", lc.NEED_INFO, paused_from=lc.IN_PROGRESS) == lc.IN_PROGRESS
+    )
+    assert (
+        lc.next_status("provide_info", lc.NEED_INFO, paused_from=lc.TRANSFERRED) == lc.TRANSFERRED
+    )
 
 
 def test_unknown_action() -> None:

@@ -33,7 +33,10 @@ def facts(kind="feedback", category=10, channel="web", text="", area=None) -> Fa
 
 
 def test_first_match_wins_and_stops() -> None:
-    rules = [Rule(1, category_id=10, target_agency_id=2), Rule(2, category_id=10, target_agency_id=3)]
+    rules = [
+        Rule(1, category_id=10, target_agency_id=2),
+        Rule(2, category_id=10, target_agency_id=3),
+    ]
     d = decide(rules, facts(), TRIAGE)
     assert (d.agency_id, d.matched_rule_ids, d.fallback) == (2, [1], False)
 
