@@ -41,12 +41,11 @@ def local_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
-def policy_for(session: Session, ticket: Ticket) -> deadlines.Policy | None:
+def policy_for(session: Session, kind: str, category_id: int | None) -> deadlines.Policy | None:
     rows = session.scalars(
         select(DeadlinePolicy).where(
-            DeadlinePolicy.kind == ticket.kind,
-            (DeadlinePolicy.category_id == ticket.category_id)
-            | DeadlinePolicy.category_id.is_(None),
+            DeadlinePolicy.kind == kind,
+            (DeadlinePolicy.category_id == category_id) | DeadlinePolicy.category_id.is_(None),
         )
     ).all()
     # A category-specific policy beats the kind's default.
@@ -98,7 +97,7 @@ def _refresh_due_state(session: Session, ticket: Ticket, today: dt.date) -> str:
         if ticket.status in lifecycle.AWAITING_ACCEPTANCE
         else ticket.resolution_due
     )
-    policy = policy_for(session, ticket)
+    policy = policy_for(session, ticket.kind, ticket.category_id)
     soon = policy.due_soon_days if policy else 2
     ticket.due_state = deadlines.due_state(due, today, refdata.work_calendar(session), soon)
     return ticket.due_state
@@ -139,7 +138,7 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
     ticket.routed_at = now
     if ticket.area_agency_id is not None:
         ticket.is_remote = bool(session.get(Agency, ticket.area_agency_id).is_remote)  # type: ignore[union-attr]
-    policy = policy_for(session, ticket)
+    policy = policy_for(session, ticket.kind, ticket.category_id)
     cal = refdata.work_calendar(session)
     if policy is not None:
         ticket.acceptance_due = deadlines.acceptance_due(
@@ -189,7 +188,7 @@ def apply_action(
     new = lifecycle.next_status(action, old, reason=body, paused_from=ticket.paused_from_status)
     today = local_date(now)
     cal = refdata.work_calendar(session)
-    policy = policy_for(session, ticket)
+    policy = policy_for(session, ticket.kind, ticket.category_id)
     data: dict[str, Any] = {}
     receiving_agency: Agency | None = None
     if action == "accept":
@@ -317,7 +316,7 @@ def extend_deadline(session: Session, ticket: Ticket, actor: User, reason: str,
         raise ActionError("an extension needs a reason")
     if ticket.resolution_due is None or ticket.status not in lifecycle.OPEN_STATUSES:
         raise ActionError("only an accepted, open ticket can be extended")
-    policy = policy_for(session, ticket)
+    policy = policy_for(session, ticket.kind, ticket.category_id)
     if policy is None:
         raise ActionError("no deadline policy applies to this ticket")
     try:
@@ -339,14 +338,34 @@ def extend_deadline(session: Session, ticket: Ticket, actor: User, reason: str,
 
 
 def check_deadlines(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
-    """Mark due-soon and overdue tickets and tell their agency once per change of state."""
+    """Mark due-soon and overdue tickets and tell their agency once per change of state.
+    States are computed from a light column scan; only tickets whose state changes are locked."""
     now = now or utcnow()
     today = local_date(now)
+    cal = refdata.work_calendar(session)
+    policies: dict[tuple[str, int | None], deadlines.Policy | None] = {}
     counts = {"due_soon": 0, "overdue": 0}
-    open_ids = session.scalars(
-        select(Ticket.id).where(Ticket.status.in_(lifecycle.OPEN_STATUSES - {lifecycle.RECEIVED}))
-    ).all()
-    for ticket_id in open_ids:
+    rows = session.execute(
+        select(Ticket.id, Ticket.kind, Ticket.category_id, Ticket.status, Ticket.acceptance_due,
+               Ticket.resolution_due, Ticket.due_state)
+        .where(Ticket.status.in_(lifecycle.OPEN_STATUSES - {lifecycle.RECEIVED, lifecycle.NEED_INFO}))
+    ).all()  # fmt: skip
+    changed = []
+    for row in rows:
+        key = (row.kind, row.category_id)
+        if key not in policies:
+            policies[key] = policy_for(session, *key)
+        policy = policies[key]
+        due = (
+            row.acceptance_due
+            if row.status in lifecycle.AWAITING_ACCEPTANCE
+            else row.resolution_due
+        )
+        state = deadlines.due_state(due, today, cal, policy.due_soon_days if policy else 2)
+        if state != row.due_state:
+            changed.append(row.id)
+    session.rollback()
+    for ticket_id in changed:
         ticket = _lock(session, ticket_id)
         if ticket is None:
             continue
