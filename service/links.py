@@ -11,8 +11,8 @@ def _base() -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
 
 
-def tracking_link(ticket: Ticket) -> str:
-    return f"{_base()}/track/{ticket.tracking_token}"
+def tracking_link(tracking_token: str) -> str:
+    return f"{_base()}/track/{tracking_token}"
 
 
 def console_link(ticket: Ticket) -> str:

@@ -8,10 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Agency, DeadlinePolicy, RoutingRule, Ticket, TicketEvent, User, utcnow
-from . import deadlines, lifecycle, notices, refdata, routing
+from . import deadlines, intake, lifecycle, notices, refdata, routing
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -131,6 +132,8 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
         area_path=routing.ancestors(ticket.area_agency_id, parents),
     )
     decision = routing.decide(rules, facts, triage)
+    if ticket.pending_contact is not None:
+        _attach_citizen(session, ticket)
     new_status = lifecycle.next_status("route", ticket.status)
     ticket.agency_id = decision.agency_id
     ticket.initial_agency_id = decision.agency_id
@@ -164,6 +167,23 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
     notices.notify_citizen(session, ticket, event)
     session.commit()
     return True
+
+
+def _attach_citizen(session: Session, ticket: Ticket) -> None:
+    """Find or create the citizen from the snapshot intake kept; a savepoint absorbs the race
+    with a concurrent job creating the same contact (then it is found on the second try)."""
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                citizen, reply = intake.resolve_citizen(
+                    session, ticket.pending_contact or {}, ticket.channel
+                )
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    ticket.citizen, ticket.reply_contact, ticket.pending_contact = citizen, reply, None
 
 
 def apply_action(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, bindparam, cast, func, insert, or_, select
+from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,10 +78,27 @@ class Settings:
     max_attachments: int = 5
 
 
-@dataclass
 class Received:
-    ticket: Ticket
-    created: bool
+    """What intake answers: enough for the API without loading the ticket back."""
+
+    def __init__(self, session: Session, ticket_id: int, code: str | None, tracking_token: str,
+                 status: str, created: bool) -> None:  # fmt: skip
+        self.session, self.ticket_id, self.code = session, ticket_id, code
+        self.tracking_token, self.status, self.created = tracking_token, status, created
+        self._ticket: Ticket | None = None
+
+    @classmethod
+    def of(cls, session: Session, ticket: Ticket, created: bool) -> Received:
+        result = cls(session, ticket.id, ticket.code, ticket.tracking_token, ticket.status, created)
+        result._ticket = ticket
+        return result
+
+    @property
+    def ticket(self) -> Ticket:
+        if self._ticket is None:
+            self._ticket = self.session.get(Ticket, self.ticket_id)
+        assert self._ticket is not None
+        return self._ticket
 
 
 def _clean(inbound: InboundTicket) -> InboundTicket:
@@ -156,17 +175,32 @@ def _existing(session: Session, channel: str, external_id: str) -> Ticket | None
     return session.get(Ticket, ticket_id) if ticket_id else None
 
 
-def _citizen_contacts(
-    session: Session, inbound: InboundTicket
-) -> tuple[Citizen, list[CitizenContact]]:
-    """Find the citizen by any of the contacts given, or create one; add the missing contacts."""
+def contact_snapshot(inbound: InboundTicket) -> dict[str, Any]:
+    """Who to find or create as the citizen, as plain data (kept on the ticket until resolved)."""
+    return {
+        "name": inbound.citizen_name,
+        "email": inbound.email,
+        "phone": inbound.phone,
+        "address": inbound.citizen_address,
+        "language": inbound.language if inbound.language in ("vi", "en") else "vi",
+        "chat": list(inbound.chat_contact) if inbound.chat_contact else None,
+    }
+
+
+def resolve_citizen(
+    session: Session, snapshot: dict[str, Any], channel: str
+) -> tuple[Citizen | None, CitizenContact | None]:
+    """Find the citizen by any contact given, or create one; add missing contacts; return the
+    citizen and the contact to answer on (the filing channel's, else email, else any)."""
     wanted: list[tuple[str, str, str | None]] = []
-    if inbound.chat_contact:
-        wanted.append((inbound.chat_contact[0], inbound.chat_contact[1], inbound.citizen_name))
-    if inbound.email:
-        wanted.append(("email", inbound.email, inbound.email))
-    if inbound.phone:
-        wanted.append(("phone", inbound.phone, inbound.phone))
+    if snapshot.get("chat"):
+        wanted.append((snapshot["chat"][0], snapshot["chat"][1], snapshot.get("name")))
+    if snapshot.get("email"):
+        wanted.append(("email", snapshot["email"], snapshot["email"]))
+    if snapshot.get("phone"):
+        wanted.append(("phone", snapshot["phone"], snapshot["phone"]))
+    if not wanted and not snapshot.get("name"):
+        return None, None
     found: dict[tuple[str, str], CitizenContact] = {}
     if wanted:
         rows = session.scalars(
@@ -181,33 +215,163 @@ def _citizen_contacts(
         ).all()
         found = {(c.channel, c.external_id): c for c in rows}
     citizen = next(iter(found.values())).citizen if found else None
-    # A confidential denouncer must not be merged onto another person's identity through a
-    # shared phone: contacts are unique, so reuse the owner but never overwrite their name.
     if citizen is None:
         citizen = Citizen(
-            full_name=inbound.citizen_name,
-            address=inbound.citizen_address,
-            language=inbound.language if inbound.language in ("vi", "en") else "vi",
+            full_name=snapshot.get("name"),
+            address=snapshot.get("address"),
+            language=snapshot.get("language") or "vi",
         )
         session.add(citizen)
-    elif inbound.citizen_name and not citizen.full_name:
-        citizen.full_name = inbound.citizen_name
-    contacts = []
+    elif snapshot.get("name") and not citizen.full_name:
+        citizen.full_name = snapshot["name"]  # a known name is never overwritten
+    contacts: dict[str, CitizenContact] = {}
     for ch, ext, display in wanted:
         contact = found.get((ch, ext))
         if contact is None:
             contact = CitizenContact(citizen=citizen, channel=ch, external_id=ext, display=display)
             session.add(contact)
-        contacts.append(contact)
-    return citizen, contacts
+        contacts[ch] = contact
+    reply = contacts.get(channel) or contacts.get("email") or next(iter(contacts.values()), None)
+    return citizen, reply
 
 
-def _reply_contact(inbound: InboundTicket, contacts: list[CitizenContact]) -> CitizenContact | None:
-    """Answer on the channel used; web, hotline and API tickets are answered by email if given."""
-    by_channel = {c.channel: c for c in contacts}
-    if inbound.channel in by_channel:
-        return by_channel[inbound.channel]
-    return by_channel.get("email") or (contacts[0] if contacts else None)
+def _ticket_values(
+    inbound: InboundTicket, refs: dict[str, Any], now: dt.datetime
+) -> dict[str, Any]:
+    """Every ticket column intake sets; both the ORM and the single-statement path use it."""
+    return {
+        "tracking_token": secrets.token_urlsafe(24),
+        "kind": inbound.kind,
+        "legal_form": inbound.legal_form,
+        "channel": inbound.channel,
+        "category_id": refs["category_id"],
+        "status": "received",
+        "priority": "normal",
+        "title": inbound.title,
+        "description": inbound.description,
+        "extra": inbound.extra or None,
+        "address": inbound.address,
+        "latitude": inbound.latitude,
+        "longitude": inbound.longitude,
+        "area_agency_id": refs["area_id"],
+        "filed_by_id": inbound.filed_by_id,
+        # Denouncer identity is sealed (Law on Denunciation art. 47).
+        "confidential": inbound.kind == "denunciation",
+        "is_complex": False,
+        "is_remote": False,
+        "received_at": now,
+        "extensions": 0,
+        "paused_days": 0,
+        "due_state": "none",
+        "updated_at": now,
+    }
+
+
+def _event_values(inbound: InboundTicket, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "created_at": now,
+        "kind": "received",
+        "public": True,
+        "actor_id": inbound.filed_by_id,
+        "actor_label": "operator" if inbound.filed_by_id else "citizen",
+        "to_status": "received",
+        "data": {"channel": inbound.channel, "legal_form": inbound.legal_form},
+    }
+
+
+def ticket_code(prefix: str, year: int, ticket_id: int) -> str:
+    return f"{prefix}-{year}-{ticket_id:06d}"
+
+
+@lru_cache(maxsize=16)
+def _one_statement_insert(ticket_cols: tuple[str, ...], event_cols: tuple[str, ...],
+                          raw_cols: tuple[str, ...]) -> Any:  # fmt: skip
+    """Built once per column set: ticket, first event and raw message as data-modifying CTEs,
+    every value a bound parameter (t_*, e_*, r_*) so SQLAlchemy reuses the compiled SQL."""
+    tickets, events, raw = Ticket.__table__, TicketEvent.__table__, InboundMessage.__table__
+    seq = select(func.nextval(func.pg_get_serial_sequence("ticket", "id")).label("id")).cte("n")
+    digits = sa_case(
+        (seq.c.id < 1_000_000, func.lpad(cast(seq.c.id, String), 6, "0")),
+        else_=cast(seq.c.id, String),
+    )
+    code = bindparam("code_prefix", type_=String) + digits
+    new_ticket = (
+        insert(tickets)
+        .from_select(
+            ["id", "code", *ticket_cols],
+            select(
+                seq.c.id, code, *(bindparam(f"t_{c}", type_=tickets.c[c].type) for c in ticket_cols)
+            ),
+        )
+        .returning(tickets.c.id, tickets.c.code, tickets.c.tracking_token)
+        .cte("t")
+    )
+
+    def child(table: Any, prefix: str, cols: tuple[str, ...]) -> Any:
+        params = (bindparam(f"{prefix}_{c}", type_=table.c[c].type) for c in cols)
+        return insert(table).from_select(["ticket_id", *cols], select(new_ticket.c.id, *params))
+
+    return select(new_ticket.c.id, new_ticket.c.code, new_ticket.c.tracking_token).add_cte(
+        child(events, "e", event_cols).cte("e"), child(raw, "r", raw_cols).cte("i")
+    )
+
+
+def _insert_in_one_statement(
+    session: Session, inbound: InboundTicket, refs: dict[str, Any], settings: Settings,
+    now: dt.datetime, external_id: str,
+) -> Received:  # fmt: skip
+    """PostgreSQL hot path: ticket, first event and raw message in one round trip. The citizen is
+    resolved by the route job from the snapshot kept on the ticket."""
+    values = _ticket_values(inbound, refs, now) | {"pending_contact": contact_snapshot(inbound)}
+    event = _event_values(inbound, now)
+    raw_row = {"channel": inbound.channel, "external_id": external_id, "received_at": now,
+               "payload": inbound.payload, "state": "processed"}  # fmt: skip
+    statement = _one_statement_insert(tuple(values), tuple(event), tuple(raw_row))
+    params = {"code_prefix": f"{settings.code_prefix}-{now.year}-"}
+    for prefix, row in (("t", values), ("e", event), ("r", raw_row)):
+        params.update({f"{prefix}_{k}": v for k, v in row.items()})
+    row = session.execute(statement, params).one()
+    jobs.defer(session, "route", row.id)
+    session.commit()
+    return Received(session, row.id, row.code, row.tracking_token, "received", created=True)
+
+
+def _insert_with_orm(
+    session: Session, inbound: InboundTicket, refs: dict[str, Any], settings: Settings,
+    now: dt.datetime, external_id: str,
+) -> Received:  # fmt: skip
+    citizen, reply = resolve_citizen(session, contact_snapshot(inbound), inbound.channel)
+    ticket = Ticket(**_ticket_values(inbound, refs, now), citizen=citizen, reply_contact=reply)
+    session.add(ticket)
+    session.flush()
+    ticket.code = ticket_code(settings.code_prefix, now.year, ticket.id)
+    session.add(TicketEvent(ticket_id=ticket.id, **_event_values(inbound, now)))
+    session.add(
+        InboundMessage(
+            channel=inbound.channel,
+            external_id=external_id,
+            received_at=now,
+            payload=inbound.payload,
+            ticket_id=ticket.id,
+        )  # fmt: skip
+    )
+    for checked in refs["files"]:
+        store(settings.upload_folder, checked)
+        session.add(
+            Attachment(
+                ticket_id=ticket.id,
+                filename=checked.filename,
+                created_at=now,
+                content_type=checked.content_type,
+                size=len(checked.data),
+                sha256=checked.sha256,
+            )  # fmt: skip
+        )
+    jobs.defer(session, "route", ticket.id)
+    result = Received(session, ticket.id, ticket.code, ticket.tracking_token, "received", True)
+    result._ticket = ticket
+    session.commit()
+    return result
 
 
 def receive(
@@ -217,86 +381,37 @@ def receive(
     now: dt.datetime | None = None,
     _retry: bool = True,
 ) -> Received:
-    """Validate, store ticket + citizen + raw message + first event in one commit, then enqueue
-    routing. A repeated (channel, external id) returns the first ticket and creates nothing."""
+    """Validate, store ticket + raw message + first event in one commit, then enqueue routing.
+    A repeated (channel, external id) returns the first ticket and creates nothing."""
     now = now or utcnow()
     inbound = _clean(inbound)
     if inbound.external_id:
         existing = _existing(session, inbound.channel, inbound.external_id)
         if existing is not None:
-            return Received(existing, created=False)
+            return Received.of(session, existing, created=False)
     refs = validate(session, inbound, settings)
     external_id = inbound.external_id or secrets.token_hex(16)
+    # Plain web/API/hotline filings on PostgreSQL take the one-round-trip path; attachments and
+    # chat identities (needed at once by the conversation) take the ORM path.
+    fast = (
+        session.get_bind().dialect.name == "postgresql"
+        and not refs["files"]
+        and inbound.chat_contact is None
+    )
     try:
-        citizen, contacts = _citizen_contacts(session, inbound)
-        ticket = Ticket(
-            tracking_token=secrets.token_urlsafe(24),
-            kind=inbound.kind,
-            legal_form=inbound.legal_form,
-            channel=inbound.channel,
-            category_id=refs["category_id"],
-            title=inbound.title,
-            description=inbound.description,
-            extra=inbound.extra or None,
-            address=inbound.address,
-            latitude=inbound.latitude,
-            longitude=inbound.longitude,
-            area_agency_id=refs["area_id"],
-            citizen=citizen,
-            reply_contact=_reply_contact(inbound, contacts),
-            filed_by_id=inbound.filed_by_id,
-            confidential=inbound.kind == "denunciation",
-            received_at=now,
-            status="received",
-        )
-        session.add(ticket)
-        session.flush()
-        ticket.code = f"{settings.code_prefix}-{now.year}-{ticket.id:06d}"
-        event = TicketEvent(
-            ticket=ticket,
-            created_at=now,
-            kind="received",
-            public=True,
-            actor_id=inbound.filed_by_id,
-            actor_label="operator" if inbound.filed_by_id else "citizen",
-            to_status="received",
-            data={"channel": inbound.channel, "legal_form": inbound.legal_form},
-        )
-        session.add(event)
-        session.add(
-            InboundMessage(
-                channel=inbound.channel,
-                external_id=external_id,
-                received_at=now,
-                payload=inbound.payload,
-                ticket_id=ticket.id,
-            )
-        )
-        for checked in refs["files"]:
-            store(settings.upload_folder, checked)
-            session.add(
-                Attachment(
-                    ticket=ticket,
-                    filename=checked.filename,
-                    content_type=checked.content_type,
-                    size=len(checked.data),
-                    sha256=checked.sha256,
-                    created_at=now,
-                )
-            )
-        jobs.defer(session, "route", ticket.id)
-        session.commit()
+        if fast:
+            return _insert_in_one_statement(session, inbound, refs, settings, now, external_id)
+        return _insert_with_orm(session, inbound, refs, settings, now, external_id)
     except IntegrityError:
         # A concurrent twin won the unique (channel, external id) or contact race: use its result.
         session.rollback()
         if inbound.external_id:
             existing = _existing(session, inbound.channel, inbound.external_id)
             if existing is not None:
-                return Received(existing, created=False)
+                return Received.of(session, existing, created=False)
         if _retry:  # a new contact inserted by a concurrent request: now it will be found
             return receive(session, inbound, settings, now, _retry=False)
         raise
-    return Received(ticket, created=True)
 
 
 def store_raw(

@@ -79,6 +79,8 @@ class Ticket(Base):
     paused_days: Mapped[int] = mapped_column(default=0)
     due_state: Mapped[str] = mapped_column(String(16), default="none")
     resolution: Mapped[str | None] = mapped_column(Text)
+    # Contact details waiting for the route job to find or create the citizen (fast intake path).
+    pending_contact: Mapped[dict[str, Any] | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     category: Mapped[Category | None] = relationship()

@@ -154,13 +154,12 @@ def create_ticket() -> Any:
     except IntakeError as exc:
         db.session.rollback()
         return error(422, "invalid", "Some fields are missing or invalid.", describe(exc.fields))
-    ticket = result.ticket
     return (
         jsonify(
-            code=ticket.code,
-            tracking_token=ticket.tracking_token,
-            status=ticket.status,
-            tracking_url=tracking_url(ticket),
+            code=result.code,
+            tracking_token=result.tracking_token,
+            status=result.status,
+            tracking_url=tracking_url(result.tracking_token),
         ),
         201 if result.created else 200,
     )

@@ -27,8 +27,8 @@ def intake_settings() -> Settings:
     )
 
 
-def tracking_url(ticket: Ticket) -> str:
-    return tracking_link(ticket)
+def tracking_url(tracking_token: str) -> str:
+    return tracking_link(tracking_token)
 
 
 def category_name(category: Category | None) -> str | None:

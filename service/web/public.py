@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..domain import lifecycle
 from ..domain.attachments import IncomingFile
 from ..domain.handling import ActionError, add_citizen_info, apply_action
-from ..domain.intake import InboundTicket, receive, validate
+from ..domain.intake import InboundTicket, Received, receive, validate
 from ..domain.validation import IntakeError
 from ..extensions import db, limiter
 from ..models import Ticket
@@ -59,7 +59,7 @@ def inbound_from_form(form: TicketForm, channel: str) -> InboundTicket:
     )
 
 
-def submit_ticket(form: TicketForm, channel: str, **extra: Any) -> Ticket | None:
+def submit_ticket(form: TicketForm, channel: str, **extra: Any) -> Received | None:
     """Shared by the citizen and operator forms: errors go back onto the form's fields."""
     if not form.is_submitted():
         return None
@@ -74,7 +74,7 @@ def submit_ticket(form: TicketForm, channel: str, **extra: Any) -> Ticket | None
         if not form_ok:  # still check the rest, so every mistake is shown at once
             validate(db.session, inbound, intake_settings())
             return None
-        return receive(db.session, inbound, intake_settings()).ticket
+        return receive(db.session, inbound, intake_settings())
     except IntakeError as exc:
         db.session.rollback()
         for name, message in describe(exc.fields).items():
