@@ -25,7 +25,9 @@ def load_config(instance_path: str) -> dict[str, Any]:
     return {
         "SECRET_KEY": _env("SECRET_KEY", "dev-insecure-change-me"),
         "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", sqlite_default),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Pre-ping costs a round trip per request; without it a dropped connection fails one
+        # request and the pool replaces it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _bool("DB_POOL_PRE_PING", True)},
         # Empty REDIS_URL means "none configured": the run script then starts a local redis-server.
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RQ_QUEUES": ["default", "notify"],
@@ -46,6 +48,29 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
         "MAIL_FROM": _env("MAIL_FROM", "PAKN <pakn@localhost>"),
         "MAIL_DOMAIN": _env("MAIL_DOMAIN", "pakn.localhost"),
+        # Zalo Official Account: off unless the app id and the OA secret key are set.
+        "ZALO_OA_APP_ID": _env("ZALO_OA_APP_ID"),
+        "ZALO_OA_SECRET_KEY": _env("ZALO_OA_SECRET_KEY"),  # webhook mac key
+        "ZALO_OA_APP_SECRET": _env("ZALO_OA_APP_SECRET"),  # token refresh; default the key above
+        "ZALO_OA_API_BASE": _env("ZALO_OA_API_BASE", "https://openapi.zalo.me"),
+        "ZALO_OA_OAUTH_BASE": _env("ZALO_OA_OAUTH_BASE", "https://oauth.zaloapp.com"),
+        "ZALO_OA_ACCESS_TOKEN": _env("ZALO_OA_ACCESS_TOKEN"),  # first pair; then kept in the DB
+        "ZALO_OA_REFRESH_TOKEN": _env("ZALO_OA_REFRESH_TOKEN"),
+        "ZALO_OA_REPLAY_WINDOW_SECONDS": _int("ZALO_OA_REPLAY_WINDOW_SECONDS", 300),
+        "ZALO_OA_TIMEOUT": _int("ZALO_OA_TIMEOUT", 10),
+        # Mail in (IMAP polling): off unless IMAP_HOST or IMAP_MAILBOXES is set (README).
+        "IMAP_HOST": _env("IMAP_HOST"),
+        "IMAP_PORT": _int("IMAP_PORT", 993 if _bool("IMAP_SSL", True) else 143),
+        "IMAP_SSL": _bool("IMAP_SSL", True),
+        "IMAP_STARTTLS": _bool("IMAP_STARTTLS", False),
+        "IMAP_USER": _env("IMAP_USER"),
+        "IMAP_PASSWORD": _env("IMAP_PASSWORD"),
+        "IMAP_FOLDER": _env("IMAP_FOLDER", "INBOX"),
+        "IMAP_PROCESSED_FOLDER": _env("IMAP_PROCESSED_FOLDER"),
+        "IMAP_MAILBOXES": _env("IMAP_MAILBOXES"),  # JSON list; parsed by channels.email.poll
+        "IMAP_POLL_SECONDS": _int("IMAP_POLL_SECONDS", 60),
+        "IMAP_TIMEOUT": _int("IMAP_TIMEOUT", 30),
+        "IMAP_BATCH": _int("IMAP_BATCH", 200),
         # Jobs: retries with backoff, and the sweeper's notion of "stuck".
         "JOB_RETRY_INTERVALS": [
             int(x) for x in (_env("JOB_RETRY_INTERVALS", "5,30,120,600")).split(",")
@@ -61,6 +86,7 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "PUBLIC_FORM_RATE_LIMIT": _env("PUBLIC_FORM_RATE_LIMIT", "20/minute"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://")),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
@@ -68,5 +94,16 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        # Staff login: lock an account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES failures.
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
+        # Roles that must use two-factor (TOTP) login, comma-separated; "" (set but empty) = none.
+        "TOTP_REQUIRED_ROLES": os.environ.get("TOTP_REQUIRED_ROLES", "admin,supervisor"),
+        "TOTP_ISSUER": _env("TOTP_ISSUER", "PAKN"),
+        # Roles that may unseal a denouncer's identity, given the user's can_reveal_identity flag.
+        "IDENTITY_REVEAL_ROLES": _env("IDENTITY_REVEAL_ROLES", "lead,supervisor,admin"),
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -19,6 +19,8 @@ JOBS: dict[str, tuple[str, str]] = {
     "deliver": ("workers.jobs.deliver", "notify"),
     "check_deadlines": ("workers.jobs.check_deadlines", "default"),
     "process_inbound": ("workers.jobs.process_inbound", "default"),
+    "yearly_report": ("workers.jobs.yearly_report", "default"),
+    "poll_mailboxes": ("workers.jobs.poll_mailboxes", "default"),
 }
 
 
@@ -37,7 +39,12 @@ def connection(url: str | None = None) -> Redis:
 
 
 def queue(name: str, url: str | None = None) -> Queue:
-    return Queue(name, connection=connection(url))
+    return _queue(name, url or current_app.config["REDIS_URL"])
+
+
+@lru_cache(maxsize=32)
+def _queue(name: str, url: str) -> Queue:
+    return Queue(name, connection=redis_for(url))
 
 
 def retry_policy() -> Retry:

@@ -330,7 +330,8 @@ def _insert_in_one_statement(
     params = {"code_prefix": f"{settings.code_prefix}-{now.year}-"}
     for prefix, row in (("t", values), ("e", event), ("r", raw_row)):
         params.update({f"{prefix}_{k}": v for k, v in row.items()})
-    row = session.execute(statement, params).one()
+    # Core execution on the session's connection: same transaction, none of the ORM overhead.
+    row = session.connection().execute(statement, params).one()
     jobs.defer(session, "route", row.id)
     session.commit()
     return Received(session, row.id, row.code, row.tracking_token, "received", created=True)
