@@ -1,45 +1,28 @@
-"""Email out over SMTP: multipart text + HTML, signed Message-IDs and threading headers."""
+"""Email: out over SMTP (multipart text + HTML, signed Message-IDs, threading headers) and in by
+IMAP polling (poll.py stores raw mail; process.py turns it into tickets and replies)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import smtplib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 
-from .base import Channel, OutboundMessage, PermanentError, TransientError, register
+from ..base import Channel, OutboundMessage, PermanentError, TransientError, register
+from . import poll
+from .sign import signed_message_id, verify_message_id
 
-
-def signed_message_id(
-    secret: str, domain: str, ticket_code: str | None, delivery_id: int | None
-) -> str:
-    """<pakn.CODE.DELIVERY.SIG@domain>: replies quote it, and the HMAC proves we made it."""
-    if not ticket_code:
-        return make_msgid(domain=domain)
-    local = f"pakn.{ticket_code}.{delivery_id or 0}"
-    sig = hmac.new(secret.encode(), local.encode(), hashlib.sha256).hexdigest()[:16]
-    return f"<{local}.{sig}@{domain}>"
-
-
-def verify_message_id(secret: str, message_id: str) -> str | None:
-    """The ticket code from one of our signed Message-IDs, or None."""
-    local = message_id.strip().strip("<>").split("@", 1)[0]
-    parts = local.split(".")
-    if len(parts) != 4 or parts[0] != "pakn":
-        return None
-    expected = hmac.new(secret.encode(), ".".join(parts[:3]).encode(), hashlib.sha256).hexdigest()
-    return parts[1] if hmac.compare_digest(expected[:16], parts[3]) else None
+__all__ = ["EmailChannel", "signed_message_id", "verify_message_id"]
 
 
 @register
 class EmailChannel(Channel):
     name = "email"
+    webhook_path = None  # mail arrives by IMAP polling (workers.jobs.poll_mailboxes)
 
     @classmethod
     def enabled(cls, config: Any) -> bool:
-        return bool(config.get("SMTP_HOST"))
+        return bool(config.get("SMTP_HOST")) or poll.enabled(config)
 
     def build(self, message: OutboundMessage) -> EmailMessage:
         cfg = self.config
@@ -65,6 +48,8 @@ class EmailChannel(Channel):
 
     def send(self, message: OutboundMessage) -> str:
         cfg = self.config
+        if not cfg.get("SMTP_HOST"):
+            raise PermanentError("SMTP_HOST is not set: outgoing mail is off")
         mail = self.build(message)
         try:
             with smtplib.SMTP(
@@ -84,3 +69,9 @@ class EmailChannel(Channel):
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TransientError(f"SMTP unavailable: {exc}") from exc
         return str(mail["Message-ID"])
+
+    def process(self, session: Any, message: Any) -> None:
+        """Worker side: one stored raw mail → ticket, reply, bounce or ignored (process.py)."""
+        from .process import process_mail  # imports the service domain: only in the worker
+
+        process_mail(session, message, self.config)
