@@ -26,6 +26,11 @@ class PermanentError(Exception):
     """The provider refused for good (bad address, user blocked the bot): do not retry."""
 
 
+class FallbackError(PermanentError):
+    """This channel cannot reach the person now (e.g. outside a chat's reply window): the
+    notice is sent on another of the citizen's contacts instead."""
+
+
 class TransientError(Exception):
     """Try again later (timeouts, 5xx, rate limits)."""
 
