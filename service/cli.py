@@ -166,6 +166,8 @@ DEMO_USERS = [
     ("giamsat", "Hoàng Thị Mai (Sở Nội vụ)", "supervisor", "DN"),
 ]
 
+DEMO_REVEALERS = ("giamsat",)
+
 
 def seed_reference_data() -> None:
     """Holidays 2025–2027 and the legal deadline policies; safe to run again."""
@@ -230,9 +232,21 @@ def load_demo_data() -> None:
     db.session.commit()
     for username, full_name, role, agency in DEMO_USERS:
         create_user(username, full_name, role, agency, DEMO_PASSWORD)
+    # The demo supervisor may unseal a denouncer's identity (with a reason; audited).
+    for user in db.session.scalars(select(User).where(User.username.in_(DEMO_REVEALERS))):
+        user.can_reveal_identity = True
+    db.session.commit()
 
 
 def register_cli(app: Flask) -> None:
+    from .mail_cli import register as register_mail_cli
+
+    register_mail_cli(app)
+
+    from .gendata import register as register_gendata
+
+    register_gendata(app)
+
     @app.cli.command("demo-data")
     def demo_data() -> None:
         """Load a sample province: agencies, categories, routing rules, one user per role."""
@@ -276,3 +290,8 @@ def register_cli(app: Flask) -> None:
         """Print the effective database and Redis settings."""
         click.echo(f"DATABASE_URL={current_app.config['SQLALCHEMY_DATABASE_URI']}")
         click.echo(f"REDIS_URL={current_app.config['REDIS_URL']}")
+
+    # --- Chat channels (Telegram, Zalo Bot): webhook registration and polling ---
+    from channels.cli import register as register_chat_cli
+
+    register_chat_cli(app)

@@ -58,6 +58,22 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "ZALO_OA_REFRESH_TOKEN": _env("ZALO_OA_REFRESH_TOKEN"),
         "ZALO_OA_REPLAY_WINDOW_SECONDS": _int("ZALO_OA_REPLAY_WINDOW_SECONDS", 300),
         "ZALO_OA_TIMEOUT": _int("ZALO_OA_TIMEOUT", 10),
+        # Telegram bot: off unless TELEGRAM_BOT_TOKEN is set (webhook secret: setWebhook's secret).
+        "TELEGRAM_BOT_TOKEN": _env("TELEGRAM_BOT_TOKEN"),
+        "TELEGRAM_WEBHOOK_SECRET": _env("TELEGRAM_WEBHOOK_SECRET"),
+        "TELEGRAM_API_BASE": _env("TELEGRAM_API_BASE", "https://api.telegram.org"),
+        "TELEGRAM_FILE_BASE": _env("TELEGRAM_FILE_BASE"),  # default {TELEGRAM_API_BASE}/file/bot
+        "TELEGRAM_TIMEOUT": _int("TELEGRAM_TIMEOUT", 10),
+        # Sends per second, shared by every worker through Redis (Telegram's published limits).
+        "TELEGRAM_RATE_PER_CHAT": float(_env("TELEGRAM_RATE_PER_CHAT", "1")),  # type: ignore[arg-type]
+        "TELEGRAM_RATE_GLOBAL": float(_env("TELEGRAM_RATE_GLOBAL", "30")),  # type: ignore[arg-type]
+        # Messages one chat may get at once before the per-chat spacing applies.
+        "TELEGRAM_RATE_CHAT_BURST": _int("TELEGRAM_RATE_CHAT_BURST", 3),
+        # Zalo Bot platform: off unless ZALO_BOT_TOKEN is set.
+        "ZALO_BOT_TOKEN": _env("ZALO_BOT_TOKEN"),
+        "ZALO_BOT_WEBHOOK_SECRET": _env("ZALO_BOT_WEBHOOK_SECRET"),
+        "ZALO_BOT_API_BASE": _env("ZALO_BOT_API_BASE", "https://bot-api.zaloplatforms.com"),
+        "ZALO_BOT_TIMEOUT": _int("ZALO_BOT_TIMEOUT", 10),
         # Mail in (IMAP polling): off unless IMAP_HOST or IMAP_MAILBOXES is set (README).
         "IMAP_HOST": _env("IMAP_HOST"),
         "IMAP_PORT": _int("IMAP_PORT", 993 if _bool("IMAP_SSL", True) else 143),

@@ -13,8 +13,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 import channels
-from channels.base import OutboundMessage, PermanentError, TransientError
+from channels.base import FallbackError, OutboundMessage, PermanentError, TransientError
 
+from .domain import jobs
 from .domain.handling import _append
 from .links import console_link, tracking_link
 from .models import Agency, Delivery, Ticket, TicketEvent, utcnow
@@ -70,9 +71,10 @@ def render(session: Session, delivery: Delivery) -> OutboundMessage:
         "event": event,
         "agency": agency,
         "template": delivery.template,
-        "tracking_url": tracking_link(ticket),
+        "tracking_url": tracking_link(ticket.tracking_token),
         "console_url": console_link(ticket),
         "to_agency": to_agency,
+        "channel": delivery.channel,
     }
     with force_locale(lang):
         subject = f"[{ticket.code}] " + str(SUBJECTS[delivery.template] % {"code": ticket.code})
@@ -114,6 +116,8 @@ def deliver(session: Session, delivery_id: int, now: dt.datetime | None = None) 
         message = render(session, delivery)
         provider_id = channels.get(delivery.channel, cfg).send(message)
     except PermanentError as exc:
+        if isinstance(exc, FallbackError):  # e.g. Zalo OA -230: outside the reply window
+            return _fall_back(session, delivery, str(exc), now)
         return _fail(session, delivery, str(exc), now)
     except TransientError as exc:
         return _retry_later(session, delivery, str(exc), now, exc.retry_after)
@@ -134,6 +138,49 @@ def _fail(session: Session, delivery: Delivery, error: str, now: dt.datetime) ->
     session.commit()
     log.warning("delivery %s failed for good: %s", delivery.id, error)
     return "failed"
+
+
+# --- Fallback: the channel cannot reach this person now, another contact of theirs may. ---
+FALLBACK_ORDER = ("email",)  # preferred first; any other deliverable channel after these
+
+
+def _other_contact(ticket: Ticket, failed_channel: str) -> tuple[str, str] | None:
+    from .domain.notices import DELIVERABLE
+
+    if ticket.citizen is None:
+        return None
+    contacts = [c for c in ticket.citizen.contacts
+                if c.channel != failed_channel and c.channel in DELIVERABLE]  # fmt: skip
+    contacts.sort(key=lambda c: (c.channel not in FALLBACK_ORDER, c.id))
+    return (contacts[0].channel, contacts[0].external_id) if contacts else None
+
+
+def _fall_back(session: Session, delivery: Delivery, error: str, now: dt.datetime) -> str:
+    """Mark this delivery failed and queue the same notice on another contact of the citizen,
+    noting it on the timeline; with no other contact it is an ordinary failure."""
+    ticket = session.get(Ticket, delivery.ticket_id) if delivery.ticket_id else None
+    target = _other_contact(ticket, delivery.channel) if ticket is not None else None
+    if ticket is None or target is None or delivery.template not in SUBJECTS:
+        return _fail(session, delivery, error, now)
+    delivery.state, delivery.last_error = "failed", error[:2000]
+    other = session.scalars(
+        select(Delivery).where(Delivery.event_id == delivery.event_id,
+                               Delivery.channel == target[0], Delivery.recipient == target[1])
+    ).first() if delivery.event_id else None  # fmt: skip
+    if other is None:
+        other = Delivery(ticket_id=ticket.id, event_id=delivery.event_id, channel=target[0],
+                         recipient=target[1], template=delivery.template, created_at=now)  # fmt: skip
+        session.add(other)
+        session.flush()
+        jobs.defer(session, "deliver", other.id)
+    _append(
+        session, ticket, "delivery_fallback", now=now, public=False,
+        data={"delivery_id": delivery.id, "channel": delivery.channel, "error": error[:500],
+              "fallback_delivery_id": other.id, "fallback_channel": target[0]},
+    )  # fmt: skip
+    session.commit()
+    log.info("delivery %s: %s; falling back to %s", delivery.id, error, target[0])
+    return "fallback"
 
 
 def _retry_later(session: Session, delivery: Delivery, error: str, now: dt.datetime,

@@ -21,9 +21,14 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def select_locale() -> str:
-    """?lang= wins (and is remembered in a cookie), then the cookie; Vietnamese by default."""
+    """?lang= wins (and is remembered in a cookie), then the cookie; Vietnamese by default.
+    The JSON API also honours Accept-Language, since programs cannot click a language switch."""
     lang = request.args.get("lang") or request.cookies.get("lang")
-    return lang if lang in ("vi", "en") else "vi"
+    if lang in ("vi", "en"):
+        return lang
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(["vi", "en"], default="vi") or "vi"
+    return "vi"
 
 
 babel = Babel()

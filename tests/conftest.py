@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,7 +110,18 @@ def service_env(database_url: str, redis_url: str, smtp_server: tuple[int, Mailb
         "SWEEP_STALE_SECONDS": "0",
         "API_RATE_LIMIT": "",
         "PUBLIC_FORM_RATE_LIMIT": "1000/minute",
+        # Demo admins and supervisors sign in with a password; the 2FA tests switch the gate on.
+        "TOTP_REQUIRED_ROLES": "",
     }
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production: tests hold one open for db.session,
+    which would otherwise share `g` (logged-in user, CSRF token, locale) between requests."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +134,7 @@ def app(service_env: dict[str, str]) -> Iterator[Any]:
     from service.cli import load_demo_data
 
     application = create_app({"TESTING": True})
+    application.test_client_class = FreshContextClient
     with application.app_context():
         upgrade(revision="heads")
         load_demo_data()

@@ -59,3 +59,17 @@ def sweep() -> dict[str, int]:
     from workers.sweeper import sweep as run
 
     return _in_app(run)
+
+
+def poll_mailboxes() -> list[Any]:
+    from channels.email.poll import poll_all, redis_lock
+
+    from .queues import connection
+
+    return _in_app(lambda session: poll_all(session, app().config, redis_lock(connection())))
+
+
+def yearly_report(report_id: int) -> str:
+    from service.exports import build_yearly_report as build
+
+    return _in_app(build, report_id)

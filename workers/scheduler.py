@@ -1,7 +1,8 @@
 """Periodic work: `python -m workers.scheduler` (run exactly one).
 
 Every SWEEP_INTERVAL_SECONDS it re-enqueues lost work; every DEADLINE_CHECK_INTERVAL_SECONDS it
-enqueues the deadline check. It keeps going through database or Redis outages.
+enqueues the deadline check; every IMAP_POLL_SECONDS (when IMAP is configured) a mailbox poll.
+It keeps going through database or Redis outages.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+
+from channels.email.poll import enabled as mail_poll_enabled
 
 from . import jobs
 from .queues import enqueue_safely
@@ -27,6 +30,14 @@ def tick(last_deadline_check: float, interval: int) -> float:
     return last_deadline_check
 
 
+def poll_mail(last_poll: float, interval: int) -> float:
+    """Enqueue an IMAP poll every IMAP_POLL_SECONDS; only called when a mailbox is configured."""
+    now = time.monotonic()
+    if now - last_poll >= interval and enqueue_safely("poll_mailboxes", ()):
+        return now
+    return last_poll
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="PAKN scheduler (sweeper + deadline checks)")
     parser.add_argument("--once", action="store_true", help="one round, then exit")
@@ -35,13 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     app = jobs.app()
     sweep_every = app.config["SWEEP_INTERVAL_SECONDS"]
     deadline_every = app.config["DEADLINE_CHECK_INTERVAL_SECONDS"]
-    last = float("-inf")
+    mail_every = app.config["IMAP_POLL_SECONDS"] if mail_poll_enabled(app.config) else None
+    last = last_mail = float("-inf")
     while True:
         with app.app_context():
             last = tick(last, deadline_every)
+            if mail_every is not None:
+                last_mail = poll_mail(last_mail, mail_every)
         if args.once:
             return 0
-        time.sleep(sweep_every)
+        time.sleep(min(sweep_every, mail_every) if mail_every else sweep_every)
 
 
 if __name__ == "__main__":

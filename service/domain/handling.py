@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -166,6 +167,7 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
     )
     notices.notify_citizen(session, ticket, event)
     session.commit()
+    _console_on_arrival(session, ticket_id)
     return True
 
 
@@ -252,6 +254,7 @@ def apply_action(
         ticket.closed_at = now
     if action == "reopen":
         ticket.resolved_at = ticket.closed_at = None
+    _stamp_dashboard_durations(ticket, cal)
     ticket.status = new
     _refresh_due_state(session, ticket, today)
     spec = lifecycle.ACTIONS[action]
@@ -272,8 +275,18 @@ def apply_action(
         notices.notify_citizen(session, ticket, event)
     if receiving_agency is not None:
         notices.notify_agency(session, ticket, event, receiving_agency, "agency_transfer")
+        _console_record_referral(session, ticket, event, data.get("from_agency_id"), actor)
     session.commit()
+    if receiving_agency is not None:
+        _console_on_arrival(session, ticket.id)
     return event
+
+
+def _stamp_dashboard_durations(ticket: Ticket, cal: Any) -> None:
+    """Supervisor dashboard: working-day durations stored on the ticket when they happen."""
+    from . import report_durations
+
+    report_durations.stamp_durations(ticket, cal)
 
 
 def _resume_clock(
@@ -398,3 +411,25 @@ def check_deadlines(session: Session, now: dt.datetime | None = None) -> dict[st
             notices.notify_agency(session, ticket, event, agency, f"agency_{after}")
         session.commit()
     return counts
+
+
+# --- Officer console hooks: the sender's referral and auto-assignment when a ticket arrives. ---
+
+
+def _console_record_referral(session: Session, ticket: Ticket, event: TicketEvent,
+                             from_agency_id: int | None, actor: User | None) -> None:  # fmt: skip
+    from . import casework
+
+    casework.record_referral(session, ticket, event, from_agency_id, actor)
+
+
+def _console_on_arrival(session: Session, ticket_id: int) -> None:
+    """After routing or a transfer has committed: the agency's auto-assignment policy, if any.
+    A failure here never undoes the arrival; the console's button can run it again."""
+    from . import assignment
+
+    try:
+        assignment.auto_assign(session, ticket_id)
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        logging.getLogger(__name__).exception("auto-assignment failed for ticket %s", ticket_id)

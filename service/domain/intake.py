@@ -22,7 +22,7 @@ from ..models import (
     TicketEvent,
     utcnow,
 )
-from . import jobs, refdata
+from . import jobs, refdata, search
 from .attachments import IncomingFile, check_file, store
 from .text import clean_text
 from .validation import (
@@ -346,6 +346,7 @@ def _insert_with_orm(
     session.add(ticket)
     session.flush()
     ticket.code = ticket_code(settings.code_prefix, now.year, ticket.id)
+    search.index_ticket(session, ticket)  # folded text for search without PostgreSQL
     session.add(TicketEvent(ticket_id=ticket.id, **_event_values(inbound, now)))
     session.add(
         InboundMessage(

@@ -66,9 +66,11 @@ ACTIONS: dict[str, Action] = {
 class TransitionError(ValueError):
     """An action that the lifecycle does not allow from the current status."""
 
-    def __init__(self, action: str, status: str, message: str | None = None) -> None:
+    def __init__(self, action: str, status: str, message: str | None = None,
+                 code: str = "not_allowed") -> None:  # fmt: skip
         self.action = action
         self.status = status
+        self.code = code  # not_allowed, needs_reason, unknown_action: the web layer words it
         super().__init__(message or f"cannot {action.replace('_', ' ')} a ticket that is {status}")
 
 
@@ -82,11 +84,13 @@ def next_status(
     """The status after `action`, or TransitionError with a message a person understands."""
     spec = ACTIONS.get(action)
     if spec is None:
-        raise TransitionError(action, status, f"unknown action {action!r}")
+        raise TransitionError(action, status, f"unknown action {action!r}", "unknown_action")
     if status not in spec.sources:
         raise TransitionError(action, status)
     if spec.needs_reason and not (reason and reason.strip()):
-        raise TransitionError(action, status, f"{action.replace('_', ' ')} needs a reason")
+        raise TransitionError(
+            action, status, f"{action.replace('_', ' ')} needs a reason", "needs_reason"
+        )
     if spec.target is None:
         return paused_from or ROUTED
     return spec.target

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Agency, Delivery, Ticket, TicketEvent
+from ..models import Agency, Delivery, Ticket, TicketEvent, TicketFollower
 from . import jobs
 
 # Channels that have a sender; the channel registry adds its names at start-up.
@@ -56,12 +57,37 @@ def _add(session: Session, ticket: Ticket, event: TicketEvent, channel: str, to:
 
 def notify_citizen(session: Session, ticket: Ticket, event: TicketEvent) -> Delivery | None:
     template = CITIZEN_TEMPLATES.get(event.kind)
-    target = _citizen_target(ticket)
-    if template is None or target is None or not event.public:
+    if template is None or not event.public:
         return None
+    target = _citizen_target(ticket)
     if event.id is None:
         session.flush()
-    return _add(session, ticket, event, target[0], target[1], template)
+    delivery = _add(session, ticket, event, target[0], target[1], template) if target else None
+    if event.kind not in NOT_FOR_FOLLOWERS:
+        _notify_followers(session, ticket, event, template, target)
+    return delivery
+
+
+# --- Followers (officer console): citizens of duplicates hear the original's public news. ---
+NOT_FOR_FOLLOWERS = frozenset({"routed", "duplicate"})
+
+
+def _notify_followers(session: Session, ticket: Ticket, event: TicketEvent, template: str,
+                      already: tuple[str, str] | None) -> None:  # fmt: skip
+    """One notice per follower's contact, rendered on the follower's own ticket (its tracking
+    page shows the original's progress); a contact that already got this event is skipped."""
+    followers = session.scalars(
+        select(Ticket)
+        .join(TicketFollower, TicketFollower.follower_ticket_id == Ticket.id)
+        .where(TicketFollower.ticket_id == ticket.id)
+        .order_by(TicketFollower.id)
+    ).all()
+    sent = {already} if already else set()
+    for follower in followers:
+        target = _citizen_target(follower)
+        if target is not None and target not in sent:
+            sent.add(target)
+            _add(session, follower, event, target[0], target[1], template)
 
 
 def notify_agency(

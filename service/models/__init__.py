@@ -1,7 +1,19 @@
 """All models; import from here."""
 
+from .audit import AuditEntry
 from .base import Base, utcnow
+from .console import (
+    AssignmentPolicy,
+    ResponseTemplate,
+    TicketFollower,
+    TicketReferral,
+    TicketSearch,
+    TicketSplit,
+)
+from .conversation import Conversation
+from .mail import EmailReceipt, InboundEmail
 from .org import Agency, Category, DeadlinePolicy, Holiday, RoutingRule, Setting, User
+from .report import Report
 from .ticket import (
     Attachment,
     Citizen,
@@ -13,6 +25,7 @@ from .ticket import (
 )
 
 __all__ = [
+    "AuditEntry",
     "Agency",
     "Attachment",
     "Base",
@@ -21,12 +34,22 @@ __all__ = [
     "CitizenContact",
     "DeadlinePolicy",
     "Delivery",
+    "EmailReceipt",
     "Holiday",
+    "InboundEmail",
     "InboundMessage",
+    "Report",
     "RoutingRule",
     "Setting",
     "Ticket",
     "TicketEvent",
     "User",
     "utcnow",
+    "AssignmentPolicy",
+    "ResponseTemplate",
+    "TicketFollower",
+    "TicketReferral",
+    "TicketSearch",
+    "TicketSplit",
+    "Conversation",
 ]

@@ -127,6 +127,14 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Two-factor login (TOTP, RFC 6238); the last accepted time step stops a code being replayed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int | None]
+    last_login_at: Mapped[dt.datetime | None]
+    last_login_ip: Mapped[str | None] = mapped_column(String(64))
+    # May unseal a denouncer's identity (with a reason, audited); see service/web/identity.py.
+    can_reveal_identity: Mapped[bool] = mapped_column(default=False)
     agency: Mapped[Agency | None] = relationship()
 
     # Flask-Login protocol, kept here so the model needs no Flask import.

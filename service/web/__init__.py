@@ -11,14 +11,31 @@ from ..extensions import db
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, console, health, operator, public, webhooks
+    from . import (
+        admin,
+        api,
+        audit_views,
+        auth,
+        console,
+        dashboard,
+        health,
+        identity,
+        operator,
+        public,
+        twofactor,
+        webhooks,
+    )
 
-    for module in (public, auth, operator, console, api, health, webhooks):
+    for module in (public, auth, operator, console, api, health, webhooks,
+                   twofactor, identity, audit_views, dashboard, admin):  # fmt: skip
         app.register_blueprint(module.bp)
     from ..extensions import csrf
 
     csrf.exempt(health.bp)
+    from . import wtforms_i18n
     from .messages import install_template_helpers
+
+    wtforms_i18n.install()
 
     install_template_helpers(app)
 

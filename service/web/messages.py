@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 FIELD_LABELS = {
@@ -88,6 +91,10 @@ EVENT_LABELS = {
     "due_soon": _l("Deadline approaching"),
     "overdue": _l("Overdue"),
     "delivery_failed": _l("A notice could not be delivered"),
+    "assigned": _l("Assigned"),
+    "split": _l("Split into several submissions"),
+    "duplicate_merged": _l("A duplicate was merged into this ticket"),
+    "delivery_fallback": _l("A notice was sent to another contact of the citizen"),
 }
 
 KIND_LABELS = {
@@ -110,6 +117,11 @@ ACTION_LABELS = {
     "reopen": _l("Reopen"),
     "note": _l("Internal note"),
     "extend": _l("Extend deadline"),
+    "assign": _l("Assign"),
+    "split": _l("Split"),
+    "provide_info": _l("Provide information"),
+    "withdraw": _l("Withdraw"),
+    "route": _l("Route"),
 }
 
 # Domain refusals (English in the domain layer) shown to officers in their language.
@@ -127,6 +139,18 @@ ACTION_ERRORS = {
     ),
     "no deadline policy applies to this ticket": _l("No deadline policy applies to this ticket."),
 }
+
+
+def transition_message(exc: Any) -> str:
+    """A lifecycle refusal in the reader's language, built from the action and status labels."""
+    action = str(ACTION_LABELS.get(exc.action, exc.action))
+    if exc.code == "needs_reason":
+        return _("“%(action)s” needs a reason.", action=action)
+    if exc.code == "unknown_action":
+        return _("Unknown action.")
+    status = str(STATUS_LABELS.get(exc.status, exc.status))
+    return _("Not allowed: “%(action)s” is not possible while the ticket is “%(status)s”.",
+             action=action, status=status)  # fmt: skip
 
 
 def action_error(message: str) -> str:

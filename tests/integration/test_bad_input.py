@@ -15,6 +15,13 @@ PNG = base64.b64decode(
 )
 
 
+@pytest.fixture
+def client(client):
+    # API messages follow Accept-Language (Vietnamese by default); these assert the English ones.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def nothing_saved(db) -> None:
     for model in (Ticket, TicketEvent, Citizen, CitizenContact, InboundMessage, Attachment):
         assert db.session.scalar(select(func.count()).select_from(model)) == 0, model.__name__
@@ -128,6 +135,11 @@ def test_control_characters_are_dropped(client, db):
     assert db.session.scalars(select(Ticket.title)).one() == "Rác thải nhiều"
 
 
+def test_api_messages_default_to_vietnamese(app, db):
+    err = api_error(app.test_client().post("/api/v1/tickets", json={**TICKET, "title": None}), 422)
+    assert err["fields"]["title"] == "Thông tin này là bắt buộc."
+
+
 def test_web_form_errors_in_vietnamese_and_nothing_saved(client, db):
     page = client.get("/submit")
     response = client.post("/submit", data={
@@ -136,8 +148,8 @@ def test_web_form_errors_in_vietnamese_and_nothing_saved(client, db):
     })  # fmt: skip
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "Trường này là bắt buộc." in html  # title required, in Vietnamese
-    assert "Giá trị này không hợp lệ." in html  # bad email
+    assert "Thông tin này là bắt buộc." in html  # title required, in Vietnamese
+    assert "Giá trị không hợp lệ." in html  # bad email
     assert 'class="field has-error"' in html
     nothing_saved(db)
 
@@ -160,9 +172,7 @@ def test_web_form_oversized_upload(app, client, db, monkeypatch):
         "description": "Gửi ảnh rất lớn để thử", "attachments": (BytesIO(PNG + b"\0" * 40_000), "a.png"),
     }, content_type="multipart/form-data")  # fmt: skip
     assert response.status_code == 413
-    assert "Quá lớn" in response.get_data(as_text=True) or "Too large" in response.get_data(
-        as_text=True
-    )
+    assert "Dung lượng quá lớn" in response.get_data(as_text=True)
     nothing_saved(db)
 
 
