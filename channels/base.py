@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -73,6 +74,12 @@ class Channel:
     def process(self, session: Any, message: Any) -> None:
         """Worker side: turn one stored raw message (InboundMessage) into intake calls."""
         raise NotImplementedError
+
+
+def shared_secret_ok(headers: Mapping[str, str], header: str, secret: str | None) -> bool:
+    """Constant-time check of a provider's shared-secret header; no secret set means refuse."""
+    given = headers.get(header) or ""
+    return bool(secret) and hmac.compare_digest(given.encode(), (secret or "").encode())
 
 
 _REGISTRY: dict[str, type[Channel]] = {}

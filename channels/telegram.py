@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
-import hmac
 import json
 import logging
 import ssl
@@ -48,6 +47,7 @@ from .base import (
     TransientError,
     WebhookResponse,
     register,
+    shared_secret_ok,
 )
 from .conversation import ChatInput, ChatReply, handle, settings_from_config
 from .ratelimit import RateLimiter
@@ -137,9 +137,7 @@ class TelegramChannel(Channel):
     ) -> WebhookResponse:
         from service.domain.intake import store_raw
 
-        secret = self.config.get("TELEGRAM_WEBHOOK_SECRET") or ""
-        given = headers.get(SECRET_HEADER) or ""
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        if not shared_secret_ok(headers, SECRET_HEADER, self.config.get("TELEGRAM_WEBHOOK_SECRET")):
             return WebhookResponse(403, {"error": "invalid secret token"})
         try:
             update = json.loads(body)

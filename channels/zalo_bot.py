@@ -13,7 +13,6 @@ message. Timeouts, connection errors, 5xx and 429 → TransientError; other 4xx 
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from .base import (
     TransientError,
     WebhookResponse,
     register,
+    shared_secret_ok,
 )
 from .conversation import ChatInput, handle, numbered, settings_from_config
 from .telegram import split_text
@@ -81,9 +81,7 @@ class ZaloBotChannel(Channel):
     ) -> WebhookResponse:
         from service.domain.intake import store_raw
 
-        secret = self.config.get("ZALO_BOT_WEBHOOK_SECRET") or ""
-        given = headers.get(SECRET_HEADER) or ""
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        if not shared_secret_ok(headers, SECRET_HEADER, self.config.get("ZALO_BOT_WEBHOOK_SECRET")):
             return WebhookResponse(403, {"error": "invalid secret token"})
         try:
             update = update_of(json.loads(body))
