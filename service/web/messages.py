@@ -124,6 +124,22 @@ ACTION_LABELS = {
     "route": _l("Route"),
 }
 
+LEGAL_FORM_LABELS = {
+    "electronic": _l("Electronic"),
+    "signed_petition": _l("Signed petition"),
+    "in_person": _l("In person"),
+}
+
+CHANNEL_LABELS = {
+    "web": _l("Web form"),
+    "hotline": _l("Hotline"),
+    "api": _l("API"),
+    "email": _l("Email"),
+    "telegram": "Telegram",
+    "zalo_oa": "Zalo OA",
+    "zalo_bot": "Zalo Bot",
+}
+
 # Domain refusals (English in the domain layer) shown to officers in their language.
 ACTION_ERRORS = {
     "choose another agency to transfer to": _l("Choose another agency to transfer to."),
@@ -165,6 +181,8 @@ def install_template_helpers(app: object) -> None:
         status_label=lambda s: str(STATUS_LABELS.get(s, s)),
         event_label=lambda k: str(EVENT_LABELS.get(k, k)),
         kind_label=lambda k: str(KIND_LABELS.get(k, k)),
+        legal_form_label=lambda f: str(LEGAL_FORM_LABELS.get(f, f)),
+        channel_label=lambda c: str(CHANNEL_LABELS.get(c, c)),
         action_label=lambda a: str(ACTION_LABELS.get(a, a)),
         field_label=label,
     )
