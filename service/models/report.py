@@ -5,20 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.lifecycle import OPEN_STATUSES
 from .base import Base, utcnow
 from .org import User
 from .ticket import Ticket
-
-# Working-day durations stamped when they happen (service.domain.report_durations), so the
-# overview aggregates one integer column per ticket instead of walking a calendar per row.
-# Declared here, next to the dashboard's other data, to leave the ticket module untouched.
-Ticket.first_response_wd = mapped_column(Integer, nullable=True)  # type: ignore[attr-defined]
-Ticket.resolution_wd = mapped_column(Integer, nullable=True)  # type: ignore[attr-defined]
-Ticket.resolved_on_time = mapped_column(Boolean, nullable=True)  # type: ignore[attr-defined]
 
 # One index per date the overview filters on. On PostgreSQL each also carries the columns its
 # query reads (INCLUDE), so a month of a million tickets is counted from the index alone.

@@ -79,6 +79,11 @@ class Ticket(Base):
     paused_days: Mapped[int] = mapped_column(default=0)
     due_state: Mapped[str] = mapped_column(String(16), default="none")
     resolution: Mapped[str | None] = mapped_column(Text)
+    # Working-day durations stamped when they happen (service.domain.report_durations), so the
+    # dashboard aggregates one integer per ticket instead of walking a calendar per row.
+    first_response_wd: Mapped[int | None]
+    resolution_wd: Mapped[int | None]
+    resolved_on_time: Mapped[bool | None]
     # Contact details waiting for the route job to find or create the citizen (fast intake path).
     pending_contact: Mapped[dict[str, Any] | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
