@@ -95,6 +95,7 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
         "SWEEP_STALE_SECONDS": _int("SWEEP_STALE_SECONDS", 20),
         "DEADLINE_CHECK_INTERVAL_SECONDS": _int("DEADLINE_CHECK_INTERVAL_SECONDS", 3600),
+        "ROLLUP_FOLD_SECONDS": _int("ROLLUP_FOLD_SECONDS", 60),
         # Flask-Limiter: "" disables the API limit (benchmarks); storage shares counters across workers.
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "60/minute;1000/hour")
         if "API_RATE_LIMIT" not in os.environ

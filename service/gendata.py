@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from .domain import rollup
 from .domain.calendar import WorkCalendar
 from .domain.lifecycle import OPEN_STATUSES
 from .domain.refdata import work_calendar
@@ -514,4 +515,6 @@ def register(app: Flask) -> None:
         prefix = app.config.get("TICKET_CODE_PREFIX", "PA")
         generate(db.session, tickets, seed=seed, batch=batch, extra_areas=extra_areas,
                  prefix=prefix, echo=click.echo)  # fmt: skip
+        click.echo("Rebuilding the dashboard rollup…")
+        rollup.rebuild(db.session, echo=click.echo)
         click.echo(f"Generated {tickets:,} tickets in {time.monotonic() - started:.0f} s.")

@@ -159,7 +159,8 @@ def db(app: Any) -> Iterator[Any]:
         _db.session.execute(
             _db.text(
                 "TRUNCATE ticket_event, delivery, attachment, inbound_message, ticket, "
-                "citizen_contact, citizen RESTART IDENTITY CASCADE"
+                "citizen_contact, citizen, report_rollup, report_rollup_ticket, "
+                "report_rollup_state RESTART IDENTITY CASCADE"
             )
         )
         _db.session.commit()

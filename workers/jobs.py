@@ -73,3 +73,9 @@ def yearly_report(report_id: int) -> str:
     from service.exports import build_yearly_report as build
 
     return _in_app(build, report_id)
+
+
+def fold_rollup() -> dict[str, int]:
+    from service.domain.rollup import fold
+
+    return _in_app(fold)

@@ -21,6 +21,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "process_inbound": ("workers.jobs.process_inbound", "default"),
     "yearly_report": ("workers.jobs.yearly_report", "default"),
     "poll_mailboxes": ("workers.jobs.poll_mailboxes", "default"),
+    "fold_rollup": ("workers.jobs.fold_rollup", "default"),
 }
 
 

@@ -1,7 +1,8 @@
 """Periodic work: `python -m workers.scheduler` (run exactly one).
 
 Every SWEEP_INTERVAL_SECONDS it re-enqueues lost work; every DEADLINE_CHECK_INTERVAL_SECONDS it
-enqueues the deadline check; every IMAP_POLL_SECONDS (when IMAP is configured) a mailbox poll.
+enqueues the deadline check; every ROLLUP_FOLD_SECONDS the dashboard rollup fold; every
+IMAP_POLL_SECONDS (when IMAP is configured) a mailbox poll.
 It keeps going through database or Redis outages.
 """
 
@@ -30,12 +31,12 @@ def tick(last_deadline_check: float, interval: int) -> float:
     return last_deadline_check
 
 
-def poll_mail(last_poll: float, interval: int) -> float:
-    """Enqueue an IMAP poll every IMAP_POLL_SECONDS; only called when a mailbox is configured."""
+def every(job: str, last: float, interval: int) -> float:
+    """Enqueue `job` when `interval` seconds have passed since it was last enqueued."""
     now = time.monotonic()
-    if now - last_poll >= interval and enqueue_safely("poll_mailboxes", ()):
+    if now - last >= interval and enqueue_safely(job, ()):
         return now
-    return last_poll
+    return last
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     sweep_every = app.config["SWEEP_INTERVAL_SECONDS"]
     deadline_every = app.config["DEADLINE_CHECK_INTERVAL_SECONDS"]
     mail_every = app.config["IMAP_POLL_SECONDS"] if mail_poll_enabled(app.config) else None
-    last = last_mail = float("-inf")
+    fold_every = app.config["ROLLUP_FOLD_SECONDS"]
+    last = last_mail = last_fold = float("-inf")
     while True:
         with app.app_context():
             last = tick(last, deadline_every)
+            last_fold = every("fold_rollup", last_fold, fold_every)
             if mail_every is not None:
-                last_mail = poll_mail(last_mail, mail_every)
+                last_mail = every("poll_mailboxes", last_mail, mail_every)
         if args.once:
             return 0
         time.sleep(min(sweep_every, mail_every) if mail_every else sweep_every)

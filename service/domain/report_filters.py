@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Ticket
@@ -46,6 +47,15 @@ class FilterError(ValueError):
 
 def local_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LOCAL_TZ).date()
+
+
+def local_day_sql(session: Session, column: Any) -> Any:
+    """The local calendar day of a timestamp column, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(str(LOCAL_TZ), column))
+    # SQLite keeps UTC text; Vietnam has had no daylight saving since 1975: a fixed offset.
+    offset = int(dt.datetime.now(LOCAL_TZ).utcoffset().total_seconds() // 3600)  # type: ignore[union-attr]
+    return func.date(column, f"{offset:+d} hours")
 
 
 def local_midnight_utc(day: dt.date) -> dt.datetime:

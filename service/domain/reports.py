@@ -36,6 +36,7 @@ from sqlalchemy import Subquery, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Ticket
+from . import rollup
 from .calendar import WorkCalendar
 from .report_filters import (
     AGE_BUCKETS,
@@ -54,6 +55,7 @@ from .report_filters import (
     base_conditions,
     is_open,
     local_date,
+    local_day_sql,
     local_midnight_utc,
     metric_condition,
     overdue_on,
@@ -204,13 +206,19 @@ def overviews(
     periods: Sequence[Period],
     today: dt.date,
     dims: Sequence[str] = DIMENSIONS,
+    use_rollup: bool = True,
 ) -> list[Overview]:
     """Totals and breakdowns for each period (e.g. this one and the one before); `dims` names
     the breakdowns: a dimension, or two joined by "+" (e.g. "agency+kind"). With two periods the
     breakdowns of the earlier one carry counts only (no medians). Three grouped
     queries — by receipt, by first answer, by resolution — each reading its own date index;
-    percentiles come from per-duration counts, so no row is sorted or sent to Python."""
+    percentiles come from per-duration counts, so no row is sorted or sent to Python.
+    Without kind, category or channel filters the pre-summed rollup answers instead (same
+    figures: tests compare the two), and only open and overdue tickets are read."""
     with _hashed_aggregates(session):
+        found = rollup.plan(session, f, dims) if use_rollup else None
+        if found is not None:
+            return _overviews_rollup(session, f, periods, today, dims, *found)
         return _overviews(session, f, periods, today, dims)
 
 
@@ -292,6 +300,10 @@ def _overviews(
         )
         if wd is not None:
             resolutions.setdefault((bool(p), dim, key), Counter())[wd] += row.n
+    if len(periods) == 2:  # the earlier period's breakdowns carry counts only
+        for stats in (firsts, resolutions):
+            for stat_key in [k for k in stats if not k[0] and k[1] is not None]:
+                del stats[stat_key]
     for (p, dim, key), counts in firsts.items():
         fig = figures(p, dim, key)
         fig.first_response_median = percentile_of_counts(counts, 0.5)
@@ -300,6 +312,55 @@ def _overviews(
         fig = figures(p, dim, key)
         fig.resolution_median = percentile_of_counts(counts, 0.5)
         fig.resolution_p90 = percentile_of_counts(counts, 0.9)
+    return results
+
+
+def _overviews_rollup(session: Session, f: Filters, periods: Sequence[Period], today: dt.date,
+                      dims: Sequence[str], state: Any, tree: rollup.Tree,
+                      target: tuple[str, int]) -> list[Overview]:  # fmt: skip
+    results = [Overview(period, Figures(), {d: {} for d in dims}) for period in periods]
+    _span_all, later = _span(periods)
+    earlier = 1 - periods.index(later)
+    period_of = {b: i for i, period in enumerate(periods) for b in rollup.decompose(period)}
+    agencies: frozenset[int] | None | bool = f.agency_ids if "agency" in dims else False
+    cells = rollup.read(session, state, tree, set(period_of), target, dims, agencies,
+                        hists_from=later.start)  # fmt: skip
+    hists: dict[tuple[int, str | None, Any], tuple[list[int], list[int]]] = {}
+
+    def add(i: int, dim: str | None, key: Any, cell: list[Any]) -> None:
+        fig = results[i].total if dim is None else results[i].by[dim].setdefault(key, Figures())
+        fig.received += cell[rollup.RECEIVED]
+        fig.responded += cell[rollup.RESPONDED]
+        fig.resolved += cell[rollup.RESOLVED]
+        fig.on_time += cell[rollup.ON_TIME]
+        fig.rated += cell[rollup.RATED]
+        fig.open += cell[rollup.OPEN]
+        if cell[rollup.DUES]:
+            fig.overdue += rollup.overdue(cell[rollup.DUES], today)
+        if cell[rollup.FIRST] or cell[rollup.RESOLUTION]:
+            first, resolution = hists.setdefault((i, dim, key), ([], []))
+            rollup.add_into(first, cell[rollup.FIRST])
+            rollup.add_into(resolution, cell[rollup.RESOLUTION])
+
+    for (grain, start, scope, node, dim, key), cell in cells.items():
+        if rollup.is_empty(cell):
+            continue
+        i = period_of[(grain, start)]
+        if (scope, node) == target and dim != "all":
+            add(i, dim, int(key) if dim == "category" and key else (key or None), cell)
+        elif (scope, node) == target:
+            add(i, None, None, cell)
+        if scope == rollup.EXACT and dim == "all" and agencies is not False:
+            add(i, "agency", None if node == NULL_KEY else node, cell)
+    for (i, dim, key), lists in hists.items():
+        if dim is not None and i == earlier and len(periods) == 2:
+            continue  # the earlier period's breakdowns carry counts only
+        fig = results[i].total if dim is None else results[i].by[dim][key]
+        first, resolution = ({d: n for d, n in enumerate(h) if n} for h in lists)
+        fig.first_response_median = percentile_of_counts(first, 0.5)
+        fig.first_response_p90 = percentile_of_counts(first, 0.9)
+        fig.resolution_median = percentile_of_counts(resolution, 0.5)
+        fig.resolution_p90 = percentile_of_counts(resolution, 0.9)
     return results
 
 
@@ -317,14 +378,6 @@ def ranking(by_agency: dict[Any, Figures]) -> list[tuple[Any, Figures]]:
 
 
 # --- series for the charts ------------------------------------------------------------------
-
-
-def _local_day(session: Session, column: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone(str(LOCAL_TZ), column))
-    # SQLite keeps UTC text; Vietnam has had no daylight saving since 1975: a fixed offset.
-    offset = int(dt.datetime.now(LOCAL_TZ).utcoffset().total_seconds() // 3600)  # type: ignore[union-attr]
-    return func.date(column, f"{offset:+d} hours")
 
 
 @dataclasses.dataclass
@@ -347,15 +400,31 @@ def weeks_of(period: Period) -> list[Week]:
     return weeks
 
 
-def weekly(session: Session, f: Filters) -> list[Week]:
+def weekly(session: Session, f: Filters, use_rollup: bool = True) -> list[Week]:
     """Received and resolved per week of the period."""
     weeks = weeks_of(f.period)
+    found = rollup.plan(session, f, ()) if use_rollup else None
+    if found is not None:
+        state, tree, target = found
+        week_of: dict[rollup.Bucket, Week] = {}
+        for w in weeks:
+            if (w.end - w.start).days == 6:
+                week_of[("w", w.start)] = w
+            else:
+                days = (w.end - w.start).days + 1
+                week_of.update({("d", w.start + dt.timedelta(days=i)): w for i in range(days)})
+        cells = rollup.read(session, state, tree, set(week_of), target, (), False)
+        for (grain, start, scope, node, dim, _key), cell in cells.items():
+            if (scope, node) == target and dim == "all":
+                week_of[(grain, start)].received += cell[rollup.RECEIVED]
+                week_of[(grain, start)].resolved += cell[rollup.RESOLVED]
+        return weeks
     first_monday = weeks[0].start - dt.timedelta(days=weeks[0].start.weekday())
     for attr, column, cond in (
         ("received", Ticket.received_at, received_in(f.period)),
         ("resolved", Ticket.resolved_at, resolved_in(f.period)),
     ):
-        day = _local_day(session, column).label("day")
+        day = local_day_sql(session, column).label("day")
         with _hashed_aggregates(session):
             rows = session.execute(
                 select(day, func.count()).where(*base_conditions(f), cond).group_by(day)

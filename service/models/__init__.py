@@ -13,7 +13,7 @@ from .console import (
 from .conversation import Conversation
 from .mail import EmailReceipt, InboundEmail
 from .org import Agency, Category, DeadlinePolicy, Holiday, RoutingRule, Setting, User
-from .report import Report
+from .report import Report, RollupRow, RollupState, RollupTicket
 from .ticket import (
     Attachment,
     Citizen,
@@ -39,6 +39,9 @@ __all__ = [
     "InboundEmail",
     "InboundMessage",
     "Report",
+    "RollupRow",
+    "RollupState",
+    "RollupTicket",
     "RoutingRule",
     "Setting",
     "Ticket",

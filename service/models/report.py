@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.lifecycle import OPEN_STATUSES
@@ -36,6 +36,68 @@ Index(
     postgresql_include=DIMENSION_COLUMNS,
     postgresql_where=Ticket.status.in_(sorted(OPEN_STATUSES)),
 )
+# Tickets changed since the rollup was last folded (service.domain.rollup).
+Index("ix_ticket_updated_at", Ticket.updated_at)
+
+
+class RollupRow(Base):
+    """Dashboard figures summed per bucket (day, Monday week or month of the local calendar),
+    per agency node (exact agency, or a whole subtree) and per dimension value; kept by
+    service.domain.rollup. Histograms map working days → tickets, for medians and percentiles."""
+
+    __tablename__ = "report_rollup"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1))  # d, w, m
+    start: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(1))  # e: the agency itself, s: its subtree
+    node: Mapped[int]  # agency id; -1 with scope e: not routed; 0 with scope s: every ticket
+    dim: Mapped[str] = mapped_column(String(16))  # all, category, channel, kind
+    key: Mapped[str] = mapped_column(String(40))  # the dimension's value; "" for all / unset
+    received: Mapped[int] = mapped_column(default=0)
+    responded: Mapped[int] = mapped_column(default=0)
+    resolved: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    rated: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)  # of the tickets received: still open
+    first_hist: Mapped[list[Any] | None] = mapped_column(JSON)
+    resolution_hist: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Open tickets by the deadline of their running clock (ISO date → tickets).
+    open_dues: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    __table_args__ = (
+        UniqueConstraint("grain", "start", "scope", "node", "dim", "key",
+                         name="uq_report_rollup_cell"),
+    )  # fmt: skip
+
+
+class RollupTicket(Base):
+    """What each ticket last contributed to report_rollup, so a change can be taken back."""
+
+    __tablename__ = "report_rollup_ticket"
+    ticket_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    agency_id: Mapped[int | None]
+    category_id: Mapped[int | None]
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    responded_on: Mapped[dt.date | None] = mapped_column(Date)
+    first_wd: Mapped[int | None]
+    resolved_on: Mapped[dt.date | None] = mapped_column(Date)
+    resolution_wd: Mapped[int | None]
+    on_time: Mapped[bool | None]
+    is_open: Mapped[bool] = mapped_column(default=False)
+    clock_due: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class RollupState(Base):
+    """One row: whether report_rollup is whole, for which agency tree, folded up to when."""
+
+    __tablename__ = "report_rollup_state"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    ready: Mapped[bool] = mapped_column(default=False)
+    tree_hash: Mapped[str | None] = mapped_column(String(64))
+    folded_at: Mapped[dt.datetime | None]
+    rebuilt_at: Mapped[dt.datetime | None]
+
 
 REPORT_STATES = ("queued", "running", "done", "failed")
 

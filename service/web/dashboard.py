@@ -28,7 +28,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import charts, exports
-from ..domain import lifecycle, refdata, report_durations, reports
+from ..domain import lifecycle, refdata, report_durations, reports, rollup
 from ..domain.intake import CHANNELS
 from ..domain.reports import NULL_KEY, FilterError, Filters, Period
 from ..domain.routing import descendants
@@ -430,6 +430,22 @@ def backfill_command(recompute: bool) -> None:
         db.session, cal, recompute=recompute, progress=lambda n: click.echo(f"  {n} tickets")
     )
     click.echo(f"Done: {count} tickets updated.")
+    if count:
+        click.echo("Rebuilding the dashboard rollup…")
+        done = rollup.rebuild(db.session, echo=click.echo)
+        click.echo(f"Done: {done['rows']} rollup rows.")
+
+
+@bp.cli.command("rollup")
+@click.option("--rebuild", "whole", is_flag=True, help="Recompute it all from the tickets.")
+def rollup_command(whole: bool) -> None:
+    """Fold ticket changes into the dashboard's pre-summed figures (the scheduler does this)."""
+    if whole:
+        done = rollup.rebuild(db.session, echo=click.echo)
+        click.echo(f"Rebuilt: {done['tickets']} tickets, {done['rows']} rows.")
+    else:
+        done = rollup.fold(db.session)
+        click.echo(f"Folded: {done}.")
 
 
 from . import dashboard_reports  # noqa: E402  (the yearly report's routes, on this blueprint)

@@ -115,11 +115,11 @@ def test_email_has_no_webhook() -> None:
 
 
 def test_scheduler_enqueues_a_poll_per_interval(app, db) -> None:
-    from workers.scheduler import poll_mail
+    from workers.scheduler import every
 
     with app.app_context():
-        first = poll_mail(float("-inf"), 60)
-        assert poll_mail(first, 60) == first  # not due yet: nothing more enqueued
+        first = every("poll_mailboxes", float("-inf"), 60)
+        assert every("poll_mailboxes", first, 60) == first  # not due yet: nothing more enqueued
         queue = Queue("default", connection=Redis.from_url(app.config["REDIS_URL"]))
         jobs = [job.func_name for job in queue.get_jobs()]
     assert jobs == ["workers.jobs.poll_mailboxes"]

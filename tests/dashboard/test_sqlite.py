@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from service import create_app
-from service.domain import refdata, reports
+from service.domain import refdata, reports, rollup
 from service.domain.reports import Filters
-from tests.dashboard.conftest import APRIL_WEEKS, TODAY, P, ensure_org, scope_of, seed_tickets
+from tests.dashboard.conftest import APRIL_WEEKS, PP, TODAY, P, ensure_org, scope_of, seed_tickets
+from tests.dashboard.test_rollup import same_figures
 from tests.helpers import csrf_token
 
 
@@ -33,6 +34,9 @@ def test_sqlite_figures_and_pages(tmp_path, service_env):
         assert [(w.start.isoformat(), w.received, w.resolved) for w in weeks] == APRIL_WEEKS
         cal = refdata.work_calendar(db.session)
         assert sum(reports.backlog(db.session, Filters(P, scope), TODAY, cal)) == 4
+        rollup.rebuild(db.session)  # the pre-summed figures agree on SQLite too
+        for ids in (scope, None, scope_of(org, "DSH-A1")):
+            same_figures(db.session, Filters(P, ids), [P, PP], TODAY)
         db.session.remove()
 
     client = app.test_client()
