@@ -37,7 +37,7 @@ def upgrade():
         sa.Column("open_dues", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_rollup")),
         sa.UniqueConstraint(
-            "grain", "start", "scope", "node", "dim", "key", name="uq_report_rollup_cell"
+            "scope", "dim", "grain", "start", "node", "key", name="uq_report_rollup_cell"
         ),
     )
     op.create_table(

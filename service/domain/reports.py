@@ -210,11 +210,11 @@ def overviews(
 ) -> list[Overview]:
     """Totals and breakdowns for each period (e.g. this one and the one before); `dims` names
     the breakdowns: a dimension, or two joined by "+" (e.g. "agency+kind"). With two periods the
-    breakdowns of the earlier one carry counts only (no medians). Three grouped
+    breakdowns of the earlier one carry counts only (no medians, no overdue now). Three grouped
     queries — by receipt, by first answer, by resolution — each reading its own date index;
     percentiles come from per-duration counts, so no row is sorted or sent to Python.
     Without kind, category or channel filters the pre-summed rollup answers instead (same
-    figures: tests compare the two), and only open and overdue tickets are read."""
+    figures: tests compare the two)."""
     with _hashed_aggregates(session):
         found = rollup.plan(session, f, dims) if use_rollup else None
         if found is not None:
@@ -304,6 +304,9 @@ def _overviews(
         for stats in (firsts, resolutions):
             for stat_key in [k for k in stats if not k[0] and k[1] is not None]:
                 del stats[stat_key]
+        for rows in results[index_of[False]].by.values():
+            for fig in rows.values():
+                fig.overdue = 0
     for (p, dim, key), counts in firsts.items():
         fig = figures(p, dim, key)
         fig.first_response_median = percentile_of_counts(counts, 0.5)
@@ -325,38 +328,38 @@ def _overviews_rollup(session: Session, f: Filters, periods: Sequence[Period], t
     agencies: frozenset[int] | None | bool = f.agency_ids if "agency" in dims else False
     cells = rollup.read(session, state, tree, set(period_of), target, dims, agencies,
                         hists_from=later.start)  # fmt: skip
-    hists: dict[tuple[int, str | None, Any], tuple[list[int], list[int]]] = {}
+    # Per figure: summed counts, then the cells' histograms and open deadlines, merged at the end.
+    sums: dict[tuple[int, str | None, Any], list[Any]] = {}
 
-    def add(i: int, dim: str | None, key: Any, cell: list[Any]) -> None:
-        fig = results[i].total if dim is None else results[i].by[dim].setdefault(key, Figures())
-        fig.received += cell[rollup.RECEIVED]
-        fig.responded += cell[rollup.RESPONDED]
-        fig.resolved += cell[rollup.RESOLVED]
-        fig.on_time += cell[rollup.ON_TIME]
-        fig.rated += cell[rollup.RATED]
-        fig.open += cell[rollup.OPEN]
-        if cell[rollup.DUES]:
-            fig.overdue += rollup.overdue(cell[rollup.DUES], today)
-        if cell[rollup.FIRST] or cell[rollup.RESOLUTION]:
-            first, resolution = hists.setdefault((i, dim, key), ([], []))
-            rollup.add_into(first, cell[rollup.FIRST])
-            rollup.add_into(resolution, cell[rollup.RESOLUTION])
+    def add(slot: tuple[int, str | None, Any], cell: list[Any]) -> None:
+        acc = sums.get(slot)
+        if acc is None:
+            acc = sums[slot] = [0] * rollup.N_COUNTS + [[], [], []]
+        for j in range(rollup.N_COUNTS):
+            acc[j] += cell[j]
+        for j in (rollup.FIRST, rollup.RESOLUTION, rollup.DUES):
+            if cell[j]:
+                acc[j].append(cell[j])
 
     for (grain, start, scope, node, dim, key), cell in cells.items():
         if rollup.is_empty(cell):
             continue
         i = period_of[(grain, start)]
-        if (scope, node) == target and dim != "all":
-            add(i, dim, int(key) if dim == "category" and key else (key or None), cell)
-        elif (scope, node) == target:
-            add(i, None, None, cell)
+        if (scope, node) == target:
+            if dim == "all":
+                add((i, None, None), cell)
+            else:
+                add((i, dim, int(key) if dim == "category" and key else (key or None)), cell)
         if scope == rollup.EXACT and dim == "all" and agencies is not False:
-            add(i, "agency", None if node == NULL_KEY else node, cell)
-    for (i, dim, key), lists in hists.items():
+            add((i, "agency", None if node == NULL_KEY else node), cell)
+    for (i, dim, key), acc in sums.items():
+        fig = results[i].total if dim is None else results[i].by[dim].setdefault(key, Figures())
+        (fig.received, fig.responded, fig.resolved, fig.on_time, fig.rated,
+         fig.open) = acc[: rollup.N_COUNTS]  # fmt: skip
         if dim is not None and i == earlier and len(periods) == 2:
             continue  # the earlier period's breakdowns carry counts only
-        fig = results[i].total if dim is None else results[i].by[dim][key]
-        first, resolution = ({d: n for d, n in enumerate(h) if n} for h in lists)
+        fig.overdue = sum(rollup.overdue(dues, today) for dues in acc[rollup.DUES])
+        first, resolution = (rollup.merged(acc[j]) for j in (rollup.FIRST, rollup.RESOLUTION))
         fig.first_response_median = percentile_of_counts(first, 0.5)
         fig.first_response_p90 = percentile_of_counts(first, 0.9)
         fig.resolution_median = percentile_of_counts(resolution, 0.5)
@@ -436,8 +439,17 @@ def weekly(session: Session, f: Filters, use_rollup: bool = True) -> list[Week]:
     return weeks
 
 
-def backlog(session: Session, f: Filters, today: dt.date, cal: WorkCalendar) -> list[int]:
+def backlog(session: Session, f: Filters, today: dt.date, cal: WorkCalendar,
+            use_rollup: bool = True) -> list[int]:  # fmt: skip
     """Open tickets now, per AGE_BUCKETS (working days since receipt); the period is ignored."""
+    found = rollup.plan(session, f, ()) if use_rollup else None
+    if found is not None:
+        days = rollup.open_by_day(session, *found)
+        firsts = [age_cutoff(today, cal, hi) for _, hi in AGE_BUCKETS if hi is not None]
+        counts = [0] * len(AGE_BUCKETS)
+        for day, n in days.items():
+            counts[next((i for i, cut in enumerate(firsts) if day >= cut), len(firsts))] += n
+        return counts
     cuts = [
         local_midnight_utc(age_cutoff(today, cal, hi)) for _, hi in AGE_BUCKETS if hi is not None
     ]

@@ -22,12 +22,14 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import zip_longest
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Date,
     Integer,
+    Text,
     and_,
     case,
     cast,
@@ -37,6 +39,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     tuple_,
     union_all,
 )
@@ -251,8 +254,10 @@ def _dim_keys(category_id: int | None, channel: str, kind: str) -> tuple[tuple[s
 
 def is_empty(cell: list[Any]) -> bool:
     """No ticket left in the cell (histograms as mappings or dense lists)."""
+    if any(cell[:N_COUNTS]):
+        return False
     hists = [h.values() if isinstance(h, Mapping) else h for h in cell[N_COUNTS:]]
-    return not any(cell[:N_COUNTS]) and not any(any(h) for h in hists)
+    return not any(any(h) for h in hists)
 
 
 def overdue(dues: Mapping[str, int], today: dt.date) -> int:
@@ -291,6 +296,13 @@ def add_into(total: list[int], part: Iterable[int] | Mapping[int, int]) -> None:
             if i >= len(total):
                 total.extend([0] * (i + 1 - len(total)))
             total[i] += n
+
+
+def merged(lists: Sequence[list[int]]) -> dict[int, int]:
+    """Dense histograms summed column by column (in C), as days → count."""
+    if len(lists) == 1:
+        return {d: n for d, n in enumerate(lists[0]) if n}
+    return {d: n for d, n in enumerate(map(sum, zip_longest(*lists, fillvalue=0))) if n}
 
 
 def _hist_counter(raw: Any) -> Counter[int]:
@@ -352,34 +364,49 @@ def read(session: Session, state: RollupState, tree: Tree, buckets: set[Bucket],
          hists_from: dt.date | None = None) -> dict[Key, list[Any]]:  # fmt: skip
     """Cells of these buckets for the target node (totals and `dims`) and, unless `agencies` is
     False, the exact cells of those agencies (None: every agency), current to this moment.
-    Histograms (dense lists) come with the target's totals and with buckets from `hists_from`
-    on (None: all)."""
+    Histograms (dense lists) and open deadlines come with the target's totals and with buckets
+    from `hists_from` on (None: all)."""
     wanted_dims = ["all", *(d for d in dims if d != "agency")]
     scope, node = target
-    mine = and_(RollupRow.scope == scope, RollupRow.node == node, RollupRow.dim.in_(wanted_dims))
-    where = mine
+    mine = and_(RollupRow.scope == scope, RollupRow.dim.in_(wanted_dims), RollupRow.node == node)
+    parts = [mine]
     if agencies is not False:
         exact = and_(RollupRow.scope == EXACT, RollupRow.dim == "all")
-        if agencies is not None:
+        if agencies is not None and len(agencies) <= 30:
+            # A long list costs one index probe per agency and bucket: filtered below instead.
             exact = and_(exact, RollupRow.node.in_(sorted(agencies)))
-        where = or_(mine, exact)
-    first, resolution = RollupRow.first_hist, RollupRow.resolution_hist
+        parts.append(exact)
+    # JSON comes back as text and is parsed in one call for all rows (per-value parsing was
+    # the overview's largest cost).
+    first, resolution, dues = (
+        cast(c, Text)
+        for c in (RollupRow.first_hist, RollupRow.resolution_hist, RollupRow.open_dues)
+    )
     if hists_from is not None:
         with_hists = or_(RollupRow.start >= hists_from, and_(mine, RollupRow.dim == "all"))
-        first = case((with_hists, first), else_=null())
-        resolution = case((with_hists, resolution), else_=null())
-    stmt = select(
-        RollupRow.grain, RollupRow.start, RollupRow.scope, RollupRow.node, RollupRow.dim,
-        RollupRow.key, RollupRow.received, RollupRow.responded, RollupRow.resolved,
-        RollupRow.on_time, RollupRow.rated, RollupRow.open, first, resolution,
-        RollupRow.open_dues,
-    ).where(tuple_(RollupRow.grain, RollupRow.start).in_(sorted(buckets)), where)  # fmt: skip
+        first, resolution, dues = (
+            case((with_hists, c), else_=null()) for c in (first, resolution, dues)
+        )
+    in_buckets = tuple_(RollupRow.grain, RollupRow.start).in_(sorted(buckets))
     cells: dict[Key, list[Any]] = {}
-    for r in session.execute(stmt):
-        cells[(r[0], r[1], r[2], r[3], r[4], r[5])] = [
-            r[6], r[7], r[8], r[9], r[10], r[11], hist_list(r[12]), hist_list(r[13]),
-            _dues_in(r[14]),
+    for part in parts:  # one query each: both follow the (scope, dim, grain, start) index
+        stmt = select(
+            RollupRow.grain, RollupRow.start, RollupRow.scope, RollupRow.node, RollupRow.dim,
+            RollupRow.key, RollupRow.received, RollupRow.responded, RollupRow.resolved,
+            RollupRow.on_time, RollupRow.rated, RollupRow.open, first, resolution, dues,
+        ).where(part, in_buckets)  # fmt: skip
+        rows = [
+            r for r in session.execute(stmt)
+            if not (r[2] == EXACT and agencies and r[3] not in agencies and (r[2], r[3]) != target)
         ]  # fmt: skip
+        parsed = [
+            json.loads("[" + ",".join(r[j] or "null" for r in rows) + "]") for j in (12, 13, 14)
+        ]
+        for r, first_h, resolution_h, dues_h in zip(rows, *parsed, strict=True):
+            cells[(r[0], r[1], r[2], r[3], r[4], r[5])] = [
+                r[6], r[7], r[8], r[9], r[10], r[11], first_h or [], resolution_h or [],
+                dues_h or {},
+            ]  # fmt: skip
 
     def wanted(key: Key) -> bool:
         if key[2:4] == target and key[4] in wanted_dims:
@@ -406,6 +433,27 @@ def read(session: Session, state: RollupState, tree: Tree, buckets: set[Bucket],
         for due, n in change[DUES].items():
             cell[DUES][due] = cell[DUES].get(due, 0) + n
     return cells
+
+
+def open_by_day(session: Session, state: RollupState, tree: Tree,
+                target: tuple[str, int]) -> Counter[dt.date]:  # fmt: skip
+    """Tickets of the target node open now, by local day of receipt (the backlog chart)."""
+    scope, node = target
+    rows = session.execute(
+        select(RollupRow.start, RollupRow.open).where(
+            RollupRow.grain == "d", RollupRow.scope == scope, RollupRow.dim == "all",
+            RollupRow.node == node, RollupRow.open != 0,
+        )
+    )  # fmt: skip
+    out: Counter[dt.date] = Counter({day: n for day, n in rows})
+    assert state.folded_at is not None
+    for _tid, new, old in changed(session, state.folded_at - MARGIN):
+        if new == old:
+            continue
+        for fact, sign in ((new, 1), (old, -1)):
+            if fact is not None and fact.is_open and target in tree.nodes(fact.agency_id):
+                out[fact.received_on] += sign
+    return out
 
 
 # --- folding and rebuilding -----------------------------------------------------------------
@@ -592,4 +640,7 @@ def rebuild(session: Session, echo: Callable[[str], None] = lambda _m: None) -> 
     state.ready, state.tree_hash = True, tree.hash()
     state.folded_at, state.rebuilt_at = started, utcnow()
     session.commit()
+    if writer.pg:  # fresh statistics, or the planner reads whole buckets for a few rows
+        session.execute(text("ANALYZE report_rollup, report_rollup_ticket"))
+        session.commit()
     return {"tickets": tickets, "rows": writer.count}

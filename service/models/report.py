@@ -64,7 +64,7 @@ class RollupRow(Base):
     # Open tickets by the deadline of their running clock (ISO date → tickets).
     open_dues: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (
-        UniqueConstraint("grain", "start", "scope", "node", "dim", "key",
+        UniqueConstraint("scope", "dim", "grain", "start", "node", "key",
                          name="uq_report_rollup_cell"),
     )  # fmt: skip
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import click
 from flask import (
@@ -79,18 +79,22 @@ class Query:
     age: tuple[int, int | None] | None
     args: dict[str, str]
     _paths: dict[tuple[str, str | None], str] = dataclasses.field(default_factory=dict)
+    _quoted: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def link(self, endpoint: str, period: Period | None = None, **extra: Any) -> str:
-        args = dict(self.args)
+        # The overview holds over a thousand links: the path per endpoint and the quoted
+        # arguments are built once, and only the extra arguments are quoted per link.
+        if not self._quoted:
+            self._quoted.update({k: quote_plus(v) for k, v in self.args.items()})
+        args = dict(self._quoted)
         if period is not None:
             args.update({"from": period.start.isoformat(), "to": period.end.isoformat()})
-        args.update({k: str(v) for k, v in extra.items() if v is not None})
-        # The overview holds a few hundred links: build each endpoint's path once.
+        args.update({k: quote_plus(str(v)) for k, v in extra.items() if v is not None})
         what = args.pop("what", None)
         key = (endpoint, what)
         if key not in self._paths:
             self._paths[key] = url_for(endpoint, **({"what": what} if what else {}))
-        query = urlencode({k: v for k, v in args.items() if v != ""})
+        query = "&".join(f"{quote_plus(k)}={v}" for k, v in args.items() if v != "")
         return f"{self._paths[key]}?{query}" if query else self._paths[key]
 
 

@@ -33,6 +33,10 @@ def same_figures(session: Any, f: Filters, periods: list[Period], today: dt.date
             assert a.by[dim] == b.by[dim], dim
     weekly = reports.weekly(session, f)
     assert weekly == reports.weekly(session, f, use_rollup=False)
+    cal = refdata.work_calendar(session)
+    assert reports.backlog(session, f, today, cal) == reports.backlog(
+        session, f, today, cal, use_rollup=False
+    )
     return fast
 
 
