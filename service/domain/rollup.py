@@ -58,7 +58,7 @@ from .report_filters import (
 )
 from .routing import descendants
 
-GRAINS = ("d", "w", "m")
+GRAINS = ("d", "w", "m", "q")  # day, Monday week, month, calendar quarter
 EXACT, SUBTREE = "e", "s"
 EVERYTHING = 0  # the subtree node holding every ticket, routed or not
 # A transaction that stamped updated_at before a fold started but committed after it is still
@@ -81,6 +81,8 @@ def bucket_start(grain: str, day: dt.date) -> dt.date:
         return day
     if grain == "w":
         return day - dt.timedelta(days=day.weekday())
+    if grain == "q":
+        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     return day.replace(day=1)
 
 
@@ -88,11 +90,19 @@ def _month_end(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
+def _quarter_end(day: dt.date) -> dt.date:
+    return _month_end(dt.date(day.year, day.month + 2, 1))
+
+
 def decompose(period: Period) -> list[Bucket]:
-    """Whole months, then whole Monday weeks, then single days covering the period exactly."""
+    """Whole quarters, months and Monday weeks, then single days, covering the period exactly."""
     out: list[Bucket] = []
     day = period.start
     while day <= period.end:
+        if day.day == 1 and day.month % 3 == 1 and _quarter_end(day) <= period.end:
+            out.append(("q", day))
+            day = _quarter_end(day) + dt.timedelta(days=1)
+            continue
         if day.day == 1 and _month_end(day) <= period.end:
             out.append(("m", day))
             day = _month_end(day) + dt.timedelta(days=1)

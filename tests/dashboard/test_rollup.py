@@ -63,13 +63,13 @@ def test_decompose_covers_each_day_once() -> None:
         days: list[dt.date] = []
         for grain, first in rollup.decompose(period):
             last = {"d": first, "w": first + dt.timedelta(days=6)}.get(grain)
-            if grain == "m":
-                last = rollup._month_end(first)
+            if grain in ("m", "q"):
+                last = (rollup._month_end if grain == "m" else rollup._quarter_end)(first)
             assert rollup.bucket_start(grain, first) == first
             days += [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
         assert days == [period.start + dt.timedelta(days=i) for i in range(period.days)]
     year = rollup.decompose(Period(dt.date(2025, 11, 24), dt.date(2026, 11, 24)))
-    assert [g for g, _ in year].count("m") == 11 and len(year) < 25
+    assert [g for g, _ in year].count("q") == 3 and len(year) < 15
 
 
 def test_rollup_gives_the_hand_worked_figures(app, seeded) -> None:
