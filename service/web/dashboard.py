@@ -236,6 +236,40 @@ def _fig(text: Any, href: str | None) -> Markup:
     return escape(text)
 
 
+def _row_maker(q: Query, labels: dict[str, dict[Any, str]]) -> Any:
+    """One breakdown row as HTML, every figure linked to its tickets. Built in Python: a
+    province's overview has a hundred rows of eight cells, too slow as template calls."""
+
+    def row(dim: str, key: Any, f: reports.Figures | None, b: reports.Figures | None) -> Markup:
+        a = breakdown_args(dim, key, labels)
+        name = escape(labels[dim].get(key, key))
+        if dim == "agency" and key is not None:
+            name = Markup(
+                f'<a href="{escape(q.link("dashboard.overview", agency=key, exact=""))}">{name}</a>'
+            )
+
+        def cell(text: Any, metric: str, before: Any = None) -> str:
+            link = _fig(text, q.link("dashboard.tickets", metric=metric, **a))
+            prev = "" if before is None else f'<small class="prev">{escape(before)}</small>'
+            return f"<td>{link}{prev}</td>"
+
+        pair = lambda m, p: f"{_days(m)} / {_days(p)}" if f else "—"  # noqa: E731
+        cells = [
+            cell(f.received if f else 0, "received", b.received if b else 0),
+            cell(f.resolved if f else 0, "resolved", b.resolved if b else 0),
+            cell(_pct(f.on_time_rate) if f else "—", "on_time", _pct(b.on_time_rate) if b else "—"),
+            cell(f.open if f else 0, "open"),
+            cell(f.overdue if f else 0, "overdue"),
+            cell(pair(f and f.first_response_median, f and f.first_response_p90), "responded"),
+            cell(pair(f and f.resolution_median, f and f.resolution_p90), "resolved"),
+        ]  # fmt: skip
+        return Markup(
+            f'<tr data-key="{escape(key)}">\n      <td>{name}</td>{"".join(cells)}\n    </tr>\n'
+        )
+
+    return row
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
@@ -286,7 +320,7 @@ def overview() -> Any:
         agencies=_agency_choices(_scope()), all_allowed=_scope() is None,
         kinds=KINDS, channels=CHANNELS, categories=_category_choices(),
         dims=reports.DIMENSIONS, breakdown_args=breakdown_args, pct=_pct, days=_days, delta=_delta,
-        fig=_fig,
+        fig=_fig, breakdown_row=_row_maker(q, labels),
         age_keys=list(AGE_KEYS), reports_list=dashboard_reports.visible_reports(limit=5),
     )  # fmt: skip
 
