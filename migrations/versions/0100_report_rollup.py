@@ -1,4 +1,4 @@
-"""dashboard rollup: figures pre-summed per day, week and month; index on ticket.updated_at
+"""dashboard rollup: figures pre-summed per day, week, month and quarter; ticket.updated_at index
 
 The supervisor overview read about a million index entries three times for a province over a
 year (3.5–4.6 s). It now reads a few thousand pre-summed rows (service.domain.rollup), corrected

@@ -63,7 +63,7 @@ EXACT, SUBTREE = "e", "s"
 EVERYTHING = 0  # the subtree node holding every ticket, routed or not
 # A transaction that stamped updated_at before a fold started but committed after it is still
 # read by the next fold and by readers: changes are re-read this far back (idempotent).
-MARGIN = dt.timedelta(minutes=10)
+MARGIN = dt.timedelta(minutes=3)
 STATE_ID = 1
 # Cell layout: counts, then first-answer and resolution histograms (working days → tickets),
 # then the open tickets' running-clock deadlines (ISO date → tickets: overdue is read per day).
