@@ -7,8 +7,10 @@ Usage::
                                       [--clients 4] [--workers 3]
 
 1. Data: the PostgreSQL database `pakn_perf` is created, migrated, given the demo province and
-   `flask gen-data --tickets N` (about 1,000,000 tickets with 4–6 events each). `--reuse` keeps a
-   database already loaded (it is loaded anyway when missing or empty).
+   `flask gen-data --tickets N` (about 1,000,000 tickets with 4–6 events each; it ends by
+   rebuilding the dashboard rollup). `--reuse` keeps a database already loaded (it is loaded
+   anyway when missing or empty; run `flask dashboard rollup --rebuild` on one loaded before the
+   rollup existed).
 2. gunicorn (sync workers) serves the app; the officer of a busy ward (canbo.haichau) and the
    supervisor (giamsat, whole province) log in through /login like a browser would.
 3. Each page is asked `--requests` times one after the other, then by `--clients` clients at once
