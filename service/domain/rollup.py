@@ -29,10 +29,12 @@ from sqlalchemy import (
     Boolean,
     Date,
     Integer,
+    String,
     Text,
     and_,
     case,
     cast,
+    column,
     delete,
     insert,
     literal,
@@ -42,6 +44,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -408,14 +411,23 @@ def read(session: Session, state: RollupState, tree: Tree, buckets: set[Bucket],
         first, resolution, dues = (
             case((with_hists, c), else_=null()) for c in (first, resolution, dues)
         )
-    in_buckets = tuple_(RollupRow.grain, RollupRow.start).in_(sorted(buckets))
     cells: dict[Key, list[Any]] = {}
+    pg = session.get_bind().dialect.name == "postgresql"
     for part in parts:  # one query each: both follow the (scope, dim, grain, start) index
         stmt = select(
             RollupRow.grain, RollupRow.start, RollupRow.scope, RollupRow.node, RollupRow.dim,
             RollupRow.key, RollupRow.received, RollupRow.responded, RollupRow.resolved,
             RollupRow.on_time, RollupRow.rated, RollupRow.open, first, resolution, dues,
-        ).where(part, in_buckets)  # fmt: skip
+        ).where(part)  # fmt: skip
+        if pg:
+            # Joined to the buckets as VALUES: one index probe per bucket. Written as IN or OR,
+            # PostgreSQL intersects with a scan of every row of the scope (ten times slower).
+            listed = values(column("g", String), column("d", Date), name="b").data(sorted(buckets))
+            stmt = stmt.join(
+                listed, and_(RollupRow.grain == listed.c.g, RollupRow.start == listed.c.d)
+            )
+        else:
+            stmt = stmt.where(tuple_(RollupRow.grain, RollupRow.start).in_(sorted(buckets)))
         rows = [
             r for r in session.execute(stmt)
             if not (r[2] == EXACT and agencies and r[3] not in agencies and (r[2], r[3]) != target)
