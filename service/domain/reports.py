@@ -215,10 +215,12 @@ def overviews(
     percentiles come from per-duration counts, so no row is sorted or sent to Python.
     Without kind, category or channel filters the pre-summed rollup answers instead (same
     figures: tests compare the two)."""
+    if use_rollup:
+        with rollup.snapshot(session) as snap:
+            found = rollup.plan(snap, f, dims)
+            if found is not None:
+                return _overviews_rollup(snap, f, periods, today, dims, *found)
     with _hashed_aggregates(session):
-        found = rollup.plan(session, f, dims) if use_rollup else None
-        if found is not None:
-            return _overviews_rollup(session, f, periods, today, dims, *found)
         return _overviews(session, f, periods, today, dims)
 
 
@@ -406,22 +408,11 @@ def weeks_of(period: Period) -> list[Week]:
 def weekly(session: Session, f: Filters, use_rollup: bool = True) -> list[Week]:
     """Received and resolved per week of the period."""
     weeks = weeks_of(f.period)
-    found = rollup.plan(session, f, ()) if use_rollup else None
-    if found is not None:
-        state, tree, target = found
-        week_of: dict[rollup.Bucket, Week] = {}
-        for w in weeks:
-            if (w.end - w.start).days == 6:
-                week_of[("w", w.start)] = w
-            else:
-                days = (w.end - w.start).days + 1
-                week_of.update({("d", w.start + dt.timedelta(days=i)): w for i in range(days)})
-        cells = rollup.read(session, state, tree, set(week_of), target, (), False)
-        for (grain, start, scope, node, dim, _key), cell in cells.items():
-            if (scope, node) == target and dim == "all":
-                week_of[(grain, start)].received += cell[rollup.RECEIVED]
-                week_of[(grain, start)].resolved += cell[rollup.RESOLVED]
-        return weeks
+    if use_rollup:
+        with rollup.snapshot(session) as snap:
+            found = rollup.plan(snap, f, ())
+            if found is not None:
+                return _weekly_rollup(snap, weeks, *found)
     first_monday = weeks[0].start - dt.timedelta(days=weeks[0].start.weekday())
     for attr, column, cond in (
         ("received", Ticket.received_at, received_in(f.period)),
@@ -439,17 +430,36 @@ def weekly(session: Session, f: Filters, use_rollup: bool = True) -> list[Week]:
     return weeks
 
 
+def _weekly_rollup(session: Session, weeks: list[Week], state: Any, tree: rollup.Tree,
+                   target: tuple[str, int]) -> list[Week]:  # fmt: skip
+    week_of: dict[rollup.Bucket, Week] = {}
+    for w in weeks:
+        if (w.end - w.start).days == 6:
+            week_of[("w", w.start)] = w
+        else:
+            days = (w.end - w.start).days + 1
+            week_of.update({("d", w.start + dt.timedelta(days=i)): w for i in range(days)})
+    cells = rollup.read(session, state, tree, set(week_of), target, (), False)
+    for (grain, start, scope, node, dim, _key), cell in cells.items():
+        if (scope, node) == target and dim == "all":
+            week_of[(grain, start)].received += cell[rollup.RECEIVED]
+            week_of[(grain, start)].resolved += cell[rollup.RESOLVED]
+    return weeks
+
+
 def backlog(session: Session, f: Filters, today: dt.date, cal: WorkCalendar,
             use_rollup: bool = True) -> list[int]:  # fmt: skip
     """Open tickets now, per AGE_BUCKETS (working days since receipt); the period is ignored."""
-    found = rollup.plan(session, f, ()) if use_rollup else None
-    if found is not None:
-        days = rollup.open_by_day(session, *found)
-        firsts = [age_cutoff(today, cal, hi) for _, hi in AGE_BUCKETS if hi is not None]
-        counts = [0] * len(AGE_BUCKETS)
-        for day, n in days.items():
-            counts[next((i for i, cut in enumerate(firsts) if day >= cut), len(firsts))] += n
-        return counts
+    if use_rollup:
+        with rollup.snapshot(session) as snap:
+            found = rollup.plan(snap, f, ())
+            if found is not None:
+                days = rollup.open_by_day(snap, *found)
+                firsts = [age_cutoff(today, cal, hi) for _, hi in AGE_BUCKETS if hi is not None]
+                counts = [0] * len(AGE_BUCKETS)
+                for day, n in days.items():
+                    counts[next((i for i, c in enumerate(firsts) if day >= c), len(firsts))] += n
+                return counts
     cuts = [
         local_midnight_utc(age_cutoff(today, cal, hi)) for _, hi in AGE_BUCKETS if hi is not None
     ]

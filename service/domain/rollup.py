@@ -16,6 +16,7 @@ unusable (the dashboard reads the tickets) until the next fold rebuilds it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -381,6 +382,21 @@ def changed(session: Session, since: dt.datetime) -> Iterator[tuple[int, Fact, F
 
 
 # --- reading --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """A session reading one snapshot (PostgreSQL REPEATABLE READ on a connection of its own):
+    the rows and the tickets changed since the fold are then seen as of the same moment, even
+    if a fold commits in between. SQLite transactions are already serial: the same session."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        yield session
+        return
+    with bind.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind=conn) as snap:
+            yield snap
 
 
 def read(session: Session, state: RollupState, tree: Tree, buckets: set[Bucket],
