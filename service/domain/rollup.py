@@ -439,9 +439,13 @@ def read(session: Session, state: RollupState, tree: Tree, buckets: set[Bucket],
             # Joined to the buckets (two arrays, unnested): one index probe per bucket, and one
             # cached statement. As IN or OR, PostgreSQL also scans every row of the scope.
             grains, starts = zip(*sorted(buckets), strict=True)
-            listed = func.unnest(
-                literal(list(grains), ARRAY(String)), literal(list(starts), ARRAY(Date))
-            ).table_valued("g", "d").render_derived(name="b")
+            listed = (
+                func.unnest(
+                    literal(list(grains), ARRAY(String)), literal(list(starts), ARRAY(Date))
+                )
+                .table_valued("g", "d")
+                .render_derived(name="b")
+            )
             stmt = stmt.join(
                 listed, and_(RollupRow.grain == listed.c.g, RollupRow.start == listed.c.d)
             )
