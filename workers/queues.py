@@ -57,9 +57,14 @@ def retry_policy() -> Retry:
 
 def enqueue(job: str, *args: Any, url: str | None = None) -> None:
     func, qname = JOBS[job]
-    queue(qname, url).enqueue(
-        func, *args, retry=retry_policy(), failure_ttl=7 * 86400, result_ttl=600
-    )
+    q = queue(qname, url)
+    # One MULTI/EXEC for the queue registration and the job instead of two round trips.
+    with q.connection.pipeline() as pipe:
+        q.enqueue(
+            func, *args, retry=retry_policy(), failure_ttl=7 * 86400, result_ttl=600,
+            pipeline=pipe,
+        )  # fmt: skip
+        pipe.execute()
 
 
 def enqueue_safely(job: str, args: tuple[Any, ...]) -> bool:

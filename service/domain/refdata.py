@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -37,8 +38,16 @@ def clear() -> None:
     _cache.clear()
 
 
+_bind_keys: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def _bind_key(session: Session) -> str:
-    return str(session.get_bind().url)
+    # Rendering the URL costs more than the cache lookup it keys: once per engine.
+    bind = session.get_bind()
+    key = _bind_keys.get(bind)
+    if key is None:
+        key = _bind_keys[bind] = str(bind.url)
+    return key
 
 
 def category_by_code(session: Session, code: str) -> CategoryRef | None:

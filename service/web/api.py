@@ -6,16 +6,17 @@ import base64
 import binascii
 import hmac
 import json
+import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, after_this_request, current_app, jsonify, request
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from ..domain.attachments import IncomingFile
 from ..domain.intake import InboundTicket, receive
 from ..domain.validation import IntakeError
-from ..extensions import csrf, db, limiter
+from ..extensions import ApiRateLimiter, csrf, db
 from ..models import Ticket
 from .common import intake_settings, public_summary, tracking_url
 from .messages import describe
@@ -34,8 +35,26 @@ def _http_error(exc: HTTPException) -> Any:
     return error(exc.code or 500, codes.get(exc.code or 0, "http_error"), exc.description or "")
 
 
-def _rate_limit() -> str:
-    return current_app.config["API_RATE_LIMIT"] or "1000000/second"
+@bp.before_request
+def _rate_limit() -> None:
+    limiter: ApiRateLimiter = current_app.extensions["pakn_api_limiter"]
+    if not limiter.items or request.method == "OPTIONS":
+        return
+    item, remaining, reset, over = limiter.hit(
+        request.remote_addr or "127.0.0.1", request.endpoint or ""
+    )
+    if limiter.headers:
+
+        @after_this_request
+        def _headers(response: Response) -> Response:
+            response.headers["X-RateLimit-Limit"] = str(item.amount)
+            response.headers["X-RateLimit-Remaining"] = str(remaining)
+            response.headers["X-RateLimit-Reset"] = str(reset)
+            response.headers["Retry-After"] = str(max(0, int(reset - time.time())))
+            return response
+
+    if over:
+        raise TooManyRequests(description=str(item))
 
 
 def _str(
@@ -129,7 +148,6 @@ def parse_ticket(raw: bytes) -> tuple[InboundTicket | None, dict[str, str], str 
 
 
 @bp.post("/tickets")
-@limiter.limit(_rate_limit, exempt_when=lambda: not current_app.config["API_RATE_LIMIT"])
 def create_ticket() -> Any:
     if not (request.mimetype or "").endswith("json"):
         return error(415, "unsupported_media_type", "send Content-Type: application/json")
@@ -166,7 +184,6 @@ def create_ticket() -> Any:
 
 
 @bp.get("/tickets/<code>")
-@limiter.limit(_rate_limit, exempt_when=lambda: not current_app.config["API_RATE_LIMIT"])
 def get_ticket(code: str) -> Any:
     token = request.headers.get("X-Tracking-Token", "")
     ticket = db.session.scalars(select(Ticket).where(Ticket.code == code)).first()
