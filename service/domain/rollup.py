@@ -358,12 +358,18 @@ def plan(session: Session, f: Filters, dims: Sequence[str]) -> tuple[RollupState
     filter (those read the tickets), single-dimension breakdowns, a scope that is one node."""
     if f.kind or f.category_id is not None or f.channel or not set(dims) <= set(DIMENSIONS):
         return None
-    tree = Tree.load(session)
+    # Within one snapshot the tree and the state cannot change: load them once.
+    cached = session.info.get("rollup_tree_state") if session.info.get(_SNAPSHOT) else None
+    if cached is None:
+        tree = Tree.load(session)
+        cached = (tree, usable(session, tree))
+        if session.info.get(_SNAPSHOT):
+            session.info["rollup_tree_state"] = cached
+    tree, state = cached
     target = tree.target(f.agency_ids)
-    if target is None:
+    if target is None or state is None:
         return None
-    state = usable(session, tree)
-    return None if state is None else (state, tree, target)
+    return state, tree, target
 
 
 def changed(session: Session, since: dt.datetime) -> Iterator[tuple[int, Fact, Fact | None]]:
@@ -383,19 +389,22 @@ def changed(session: Session, since: dt.datetime) -> Iterator[tuple[int, Fact, F
 
 # --- reading --------------------------------------------------------------------------------
 
+_SNAPSHOT = "rollup_snapshot"
+
 
 @contextlib.contextmanager
 def snapshot(session: Session) -> Iterator[Session]:
     """A session reading one snapshot (PostgreSQL REPEATABLE READ on a connection of its own):
     the rows and the tickets changed since the fold are then seen as of the same moment, even
-    if a fold commits in between. SQLite transactions are already serial: the same session."""
+    if a fold commits in between. SQLite transactions are already serial: the same session.
+    Inside a snapshot, asking again gives the same one (a page reads several figures)."""
     bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    if bind.dialect.name != "postgresql" or session.info.get(_SNAPSHOT):
         yield session
         return
     with bind.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        with Session(bind=conn) as snap:
+        with Session(bind=conn, info={_SNAPSHOT: True}) as snap:
             yield snap
 
 

@@ -300,12 +300,15 @@ def overview() -> Any:
         q = parse_query(request.args)
     except FilterError as exc:
         return _render_error(exc)
-    session, today = db.session, today_local()
-    cal = refdata.work_calendar(session)
+    today = today_local()
+    cal = refdata.work_calendar(db.session)
     period = q.filters.period
-    current, previous = reports.overviews(session, q.filters, [period, period.previous()], today)
-    weeks = reports.weekly(session, q.filters)
-    backlog = reports.backlog(session, q.filters, today, cal)
+    with rollup.snapshot(db.session) as session:  # the three read one moment
+        current, previous = reports.overviews(
+            session, q.filters, [period, period.previous()], today
+        )
+        weeks = reports.weekly(session, q.filters)
+        backlog = reports.backlog(session, q.filters, today, cal)
     labels = _labels()
     ranked = reports.ranking(current.by.get("agency", {}))
     ordered_keys = {
