@@ -372,19 +372,27 @@ def plan(session: Session, f: Filters, dims: Sequence[str]) -> tuple[RollupState
     return state, tree, target
 
 
-def changed(session: Session, since: dt.datetime) -> Iterator[tuple[int, Fact, Fact | None]]:
-    """Tickets updated since `since`: (id, facts now, facts last folded or None)."""
+def changed(session: Session, since: dt.datetime) -> list[tuple[int, Fact, Fact | None]]:
+    """Tickets updated since `since`: (id, facts now, facts last folded or None). Within one
+    snapshot the answer cannot change: a page's figures, weeks and backlog share one query."""
+    key = ("rollup_changed", since)
+    if session.info.get(_SNAPSHOT) and key in session.info:
+        return session.info[key]  # type: ignore[no-any-return]
     old_cols = [getattr(RollupTicket, name).label(f"old_{name}") for name in FACT_FIELDS]
     stmt = (
         select(*TICKET_COLUMNS, *old_cols)
         .outerjoin(RollupTicket, RollupTicket.ticket_id == Ticket.id)
         .where(Ticket.updated_at > since)
     )
+    out = []
     for row in session.execute(stmt):
         old = None
         if row.old_received_on is not None:
             old = Fact(*(getattr(row, f"old_{name}") for name in FACT_FIELDS))
-        yield row.id, fact_of(row), old
+        out.append((row.id, fact_of(row), old))
+    if session.info.get(_SNAPSHOT):
+        session.info[key] = out
+    return out
 
 
 # --- reading --------------------------------------------------------------------------------
