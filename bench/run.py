@@ -2,8 +2,8 @@
 
 Usage::
 
-    .venv/bin/python -m bench.run [--duration 15] [--connections 16] [--threads 2]
-                                  [--workers 3] [--rounds 2] [--warmup 3]
+    .venv/bin/python -m bench.run [--duration 8] [--connections 16] [--threads 2]
+                                  [--workers 3] [--rounds 6] [--warmup 3]
                                   [--route-tickets 2000] [--route-workers 2]
                                   [--skip-api] [--skip-worker]
 
@@ -14,14 +14,15 @@ What it does, in one run:
 3. creates a fresh PostgreSQL database ``pakn_bench`` and flushes Redis db 15, runs
    ``flask --app service db upgrade`` and ``flask --app service demo-data``;
 4. starts two gunicorns (sync workers): the baseline (``bench.baseline_app:app``: one
-   INSERT+COMMIT and one RQ enqueue) and the service (``service:create_app()``), warms each up,
-   then runs wrk against them in alternation (baseline, service, baseline, service, ...) so
-   both see the same machine state; prints req/s, p50, p99 and the service/baseline ratio with
+   INSERT+COMMIT and one RQ enqueue) and the service (``service:create_app()``, with its intake
+   relay ``python -m workers.relay`` running throughout, as the scheduler runs it in
+   production), warms each up, then runs wrk against them in alternation (baseline, service,
+   baseline, service, ...) so both see the same machine state; prints req/s, p50, p99 and the service/baseline ratio with
    PASS/FAIL against the targets (ratio >= 0.8, p99 < 100 ms, no non-2xx or socket errors);
 5. worker throughput: on a fresh database, creates ``--route-tickets`` tickets through the
-   service's own API code (Flask test client; each enqueues a ``route`` job), starts
-   ``--route-workers`` ``python -m workers.worker --burst`` processes and times until no ticket
-   is left in status ``received``;
+   service's own API code (Flask test client), hands them to RQ with one round of the relay
+   (``route_batch`` jobs), starts ``--route-workers`` ``python -m workers.worker --burst``
+   processes and times until no ticket is left in status ``received``;
 6. writes a Markdown snippet of the results to ``bench/last-results.md``.
 
 Exit status: 0 when every measured part passes, 1 when a target is missed or the run had
@@ -405,6 +406,21 @@ def worker_present() -> bool:
     return (ROOT / "workers" / "worker.py").exists()
 
 
+def relay_present() -> bool:
+    return (ROOT / "workers" / "relay.py").exists()
+
+
+def queued_jobs() -> dict[str, int]:
+    """Jobs waiting in the RQ queues, by function name."""
+    from rq import Queue
+
+    counts: dict[str, int] = {}
+    for q in Queue.all(connection=redis.Redis.from_url(REDIS_URL)):
+        for job in q.get_jobs():
+            counts[job.func_name] = counts.get(job.func_name, 0) + 1
+    return counts
+
+
 def run_step(cmd: list[str], env: dict[str, str], timeout: float = 300) -> None:
     say("$ " + " ".join(cmd[2:] if cmd[:2] == [sys.executable, "-m"] else cmd))
     out = subprocess.run(
@@ -577,6 +593,11 @@ def api_phase(
         targets.append(Target("service", "service:create_app()"))
     for t in targets:
         start_gunicorn(t, args, env, children, tmp)
+    if with_service and relay_present():
+        # Part of the service's intake: filing writes rows, this process hands them to RQ.
+        # It runs through every round, so its CPU counts against the service's throughput.
+        say("starting the service's intake relay: python -m workers.relay")
+        children.spawn("relay", [sys.executable, "-m", "workers.relay"], env, tmp / "relay.log")
     try:
         for t in targets:
             assert t.proc is not None and t.log is not None
@@ -610,6 +631,10 @@ def api_phase(
             text = tail(t.log, 15) if t.log else ""
             if text.strip():
                 say(f"-- last lines of {t.name}'s gunicorn log --\n{text}")
+    if with_service and relay_present():
+        time.sleep(1)  # the relay's last rounds
+        queued = ", ".join(f"{n} {name}" for name, n in queued_jobs().items()) or "none"
+        say(f"jobs the service left in RQ for the workers (none run in this phase): {queued}")
     return targets
 
 
@@ -646,7 +671,8 @@ class WorkerResult:
 
 def make_tickets_main(count: int) -> int:
     """``--make-tickets N`` (internal): create N tickets through the service's own API code,
-    in this process, with the Flask test client. Each creation enqueues a ``route`` job."""
+    in this process, with the Flask test client. They wait in status ``received`` for the
+    intake relay (older services enqueued a ``route`` job per ticket here)."""
     from service import create_app  # noqa: PLC0415 - only this subcommand needs the service
 
     body = os.environ.get("PAKN_BENCH_BODY") or ticket_body()
@@ -709,6 +735,9 @@ def worker_phase(
         if before:
             say(f"note: {before} demo tickets were already in status received")
         target = waiting - count  # routed enough once at most this many remain received
+        if relay_present():
+            say("handing them to RQ: python -m workers.relay --once (route_batch jobs)")
+            run_step([sys.executable, "-m", "workers.relay", "--once"], env)
         say(f"{waiting} tickets in status received; starting {args.route_workers} workers")
         logs = [tmp / f"worker-{i}.log" for i in range(args.route_workers)]
         started = time.monotonic()
@@ -904,11 +933,13 @@ def print_report(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    p.add_argument("--duration", type=float, default=15, help="seconds per measured wrk round")
+    # Many short rounds in alternation: the machine's speed drifts over a minute (shared host),
+    # and alternating often makes the drift fall on both targets alike.
+    p.add_argument("--duration", type=float, default=8, help="seconds per measured wrk round")
     p.add_argument("--connections", type=int, default=16, help="wrk concurrent connections")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--workers", type=int, default=3, help="gunicorn sync workers per target")
-    p.add_argument("--rounds", type=int, default=2, help="measured rounds per target")
+    p.add_argument("--rounds", type=int, default=6, help="measured rounds per target")
     p.add_argument("--warmup", type=float, default=3, help="warm-up seconds per target")
     p.add_argument("--route-tickets", type=int, default=2000, help="tickets for the worker run")
     p.add_argument("--route-workers", type=int, default=2, help="RQ worker processes")

@@ -94,6 +94,9 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "DELIVERY_MAX_ATTEMPTS": _int("DELIVERY_MAX_ATTEMPTS", 8),
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
         "SWEEP_STALE_SECONDS": _int("SWEEP_STALE_SECONDS", 20),
+        # The intake relay (workers.relay): how often it looks for new tickets, tickets per job.
+        "RELAY_INTERVAL_MS": _int("RELAY_INTERVAL_MS", 200),
+        "RELAY_BATCH": _int("RELAY_BATCH", 100),
         "DEADLINE_CHECK_INTERVAL_SECONDS": _int("DEADLINE_CHECK_INTERVAL_SECONDS", 3600),
         "ROLLUP_FOLD_SECONDS": _int("ROLLUP_FOLD_SECONDS", 60),
         # Flask-Limiter: "" disables the API limit (benchmarks); storage shares counters across workers.

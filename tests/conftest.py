@@ -187,10 +187,15 @@ class WorkerProcess:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, count: int = 1) -> None:
-        for _ in range(count):
+        """`count` workers, and the intake relay that hands them new tickets (one per fixture,
+        as in production, where the scheduler runs it)."""
+        commands = [["workers.worker"]] * count
+        if not any(p.args[2:] == ["workers.relay"] for p in self.procs):
+            commands.append(["workers.relay"])
+        for command in commands:
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "workers.worker"],
+                    [sys.executable, "-m", *command],
                     cwd=ROOT,
                     env=self.env,
                     stdout=subprocess.DEVNULL,
@@ -199,8 +204,10 @@ class WorkerProcess:
             )
 
     def burst(self) -> None:
-        subprocess.run([sys.executable, "-m", "workers.worker", "--burst"], cwd=ROOT,
-                       env=self.env, check=True, capture_output=True, timeout=120)  # fmt: skip
+        """Hand the tickets filed so far to the route job, then run every queued job."""
+        for command in (["workers.relay", "--once"], ["workers.worker", "--burst"]):
+            subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=self.env, check=True,
+                           capture_output=True, timeout=120)  # fmt: skip
 
     def stop(self) -> None:
         for p in self.procs:

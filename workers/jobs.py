@@ -37,6 +37,16 @@ def route_ticket(ticket_id: int) -> bool:
     return _in_app(route, ticket_id)
 
 
+def route_batch(ticket_ids: list[int]) -> int:
+    from service.domain.handling import route_tickets
+
+    return _in_app(route_tickets, ticket_ids)
+
+
+def relay_round(relay: Any) -> int:
+    return _in_app(relay.poll)
+
+
 def deliver(delivery_id: int) -> str:
     from service.delivery import deliver as send
 

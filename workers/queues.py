@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 # job name → (dotted function, queue); job code lives in workers.jobs and stays thin.
 JOBS: dict[str, tuple[str, str]] = {
     "route": ("workers.jobs.route_ticket", "default"),
+    "route_batch": ("workers.jobs.route_batch", "default"),
     "deliver": ("workers.jobs.deliver", "notify"),
     "check_deadlines": ("workers.jobs.check_deadlines", "default"),
     "process_inbound": ("workers.jobs.process_inbound", "default"),

@@ -1,6 +1,7 @@
 """Periodic work: `python -m workers.scheduler` (run exactly one).
 
-Every SWEEP_INTERVAL_SECONDS it re-enqueues lost work; every DEADLINE_CHECK_INTERVAL_SECONDS it
+Every RELAY_INTERVAL_MS it hands new tickets to the route job (workers.relay); every
+SWEEP_INTERVAL_SECONDS it re-enqueues lost work; every DEADLINE_CHECK_INTERVAL_SECONDS it
 enqueues the deadline check; every ROLLUP_FOLD_SECONDS the dashboard rollup fold; every
 IMAP_POLL_SECONDS (when IMAP is configured) a mailbox poll.
 It keeps going through database or Redis outages.
@@ -16,19 +17,21 @@ from channels.email.poll import enabled as mail_poll_enabled
 
 from . import jobs
 from .queues import enqueue_safely
+from .relay import Relay, run_once
 
 log = logging.getLogger("workers.scheduler")
 
 
-def tick(last_deadline_check: float, interval: int) -> float:
+def sweep(last: float, interval: int) -> float:
+    """Run the sweeper when `interval` seconds have passed since it last ran."""
+    now = time.monotonic()
+    if now - last < interval:
+        return last
     try:
         jobs.sweep()
     except Exception:  # noqa: BLE001  (a database outage must not stop the loop)
         log.exception("sweep failed; will try again")
-    now = time.monotonic()
-    if now - last_deadline_check >= interval and enqueue_safely("check_deadlines", ()):
-        return now
-    return last_deadline_check
+    return now
 
 
 def every(job: str, last: float, interval: int) -> float:
@@ -49,16 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     deadline_every = app.config["DEADLINE_CHECK_INTERVAL_SECONDS"]
     mail_every = app.config["IMAP_POLL_SECONDS"] if mail_poll_enabled(app.config) else None
     fold_every = app.config["ROLLUP_FOLD_SECONDS"]
-    last = last_mail = last_fold = float("-inf")
+    relay = Relay(app.config["RELAY_BATCH"])
+    pause = app.config["RELAY_INTERVAL_MS"] / 1000
+    last_sweep = last_deadline = last_mail = last_fold = float("-inf")
     while True:
+        run_once(relay)
         with app.app_context():
-            last = tick(last, deadline_every)
+            last_sweep = sweep(last_sweep, sweep_every)
+            last_deadline = every("check_deadlines", last_deadline, deadline_every)
             last_fold = every("fold_rollup", last_fold, fold_every)
             if mail_every is not None:
                 last_mail = every("poll_mailboxes", last_mail, mail_every)
         if args.once:
             return 0
-        time.sleep(min(sweep_every, mail_every) if mail_every else sweep_every)
+        time.sleep(pause)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Agency, DeadlinePolicy, RoutingRule, Ticket, TicketEvent, User, utcnow
-from . import deadlines, intake, lifecycle, notices, refdata, routing
+from . import deadlines, intake, lifecycle, notices, refdata, routing, search
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -150,6 +150,7 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
         )
     old, ticket.status = ticket.status, new_status
     _refresh_due_state(session, ticket, local_date(now))
+    search.index_ticket(session, ticket)  # searchable from now on (see domain.search)
     event = _append(
         session,
         ticket,
@@ -169,6 +170,29 @@ def route_ticket(session: Session, ticket_id: int, now: dt.datetime | None = Non
     session.commit()
     _console_on_arrival(session, ticket_id)
     return True
+
+
+def route_tickets(session: Session, ticket_ids: list[int]) -> int:
+    """Route a batch (the intake relay's job), each ticket in its own transaction, so one bad
+    ticket does not hold up the others; raises at the end if any failed, and the job's retry
+    routes those (the rest are no-ops by then). Returns how many were routed now."""
+    routed, failed = 0, []
+    for ticket_id in ticket_ids:
+        try:
+            routed += route_ticket(session, ticket_id)
+        except Exception:  # noqa: BLE001  (reported below, retried by the job)
+            session.rollback()
+            logging.getLogger(__name__).exception("routing ticket %s failed", ticket_id)
+            failed.append(ticket_id)
+    if failed:
+        raise RoutingFailed(failed)
+    return routed
+
+
+class RoutingFailed(RuntimeError):
+    def __init__(self, ticket_ids: list[int]) -> None:
+        super().__init__(f"routing failed for tickets {ticket_ids}; the job will be retried")
+        self.ticket_ids = ticket_ids
 
 
 def _attach_citizen(session: Session, ticket: Ticket) -> None:
@@ -257,6 +281,8 @@ def apply_action(
     _stamp_dashboard_durations(ticket, cal)
     ticket.status = new
     _refresh_due_state(session, ticket, today)
+    if old == lifecycle.RECEIVED:  # ended before routing (withdrawn, rejected…): still findable
+        search.index_ticket(session, ticket)
     spec = lifecycle.ACTIONS[action]
     event = _append(
         session,

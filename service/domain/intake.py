@@ -24,7 +24,7 @@ from ..models import (
     TicketEvent,
     utcnow,
 )
-from . import jobs, refdata, search
+from . import jobs, refdata
 from .attachments import IncomingFile, check_file, store
 from .text import clean_text
 from .validation import (
@@ -445,7 +445,6 @@ def _insert_in_one_statement(
     if plain.in_transaction():
         # The caller has work open in this session: join its transaction and commit with it.
         row = tuple(session.connection().exec_driver_sql(sql, params).one())
-        jobs.defer(session, "route", row[0])
         session.commit()
     else:
         try:
@@ -455,9 +454,7 @@ def _insert_in_one_statement(
             existing = _existing(session, inbound.channel, external_id)
             if existing is None:
                 raise lost.error from None
-            jobs.dispatch("route", existing.id)  # routing is idempotent; this one was never sent
             return Received.of(session, existing, created=inbound.external_id is None)
-        jobs.dispatch("route", row[0])
     ticket_id, code, tracking_token = row
     return Received(session, ticket_id, code, tracking_token, "received", created=True)
 
@@ -471,7 +468,6 @@ def _insert_with_orm(
     session.add(ticket)
     session.flush()
     ticket.code = ticket_code(settings.code_prefix, now.year, ticket.id)
-    search.index_ticket(session, ticket)  # folded text for search without PostgreSQL
     session.add(TicketEvent(ticket_id=ticket.id, **_event_values(inbound, now)))
     session.add(
         InboundMessage(
@@ -494,7 +490,6 @@ def _insert_with_orm(
                 sha256=checked.sha256,
             )  # fmt: skip
         )
-    jobs.defer(session, "route", ticket.id)
     result = Received(session, ticket.id, ticket.code, ticket.tracking_token, "received", True)
     result._ticket = ticket
     session.commit()
@@ -508,7 +503,8 @@ def receive(
     now: dt.datetime | None = None,
     _retry: bool = True,
 ) -> Received:
-    """Validate, store ticket + raw message + first event in one commit, then enqueue routing.
+    """Validate, store ticket + raw message + first event in one commit. Nothing is enqueued
+    here: the intake relay (workers.relay) hands new tickets to the route job in batches.
     A repeated (channel, external id) returns the first ticket and creates nothing."""
     now = now or utcnow()
     inbound = _clean(inbound)

@@ -20,12 +20,6 @@ def defer(session: Session, job: str, *args: Any) -> None:
         pending.append((job, args))
 
 
-def dispatch(job: str, *args: Any) -> None:
-    """Enqueue `job(*args)` now: only for rows already committed (an autocommit statement)."""
-    if _dispatcher is not None:
-        _dispatcher(job, args)
-
-
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(_KEY, [])
     if _dispatcher is None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from service.domain import queue as queue_rules
 from service.domain.handling import apply_action
-from service.models import Category, User
+from service.models import Category, Ticket, User
 from tests.console.conftest import reload
 
 
@@ -112,6 +114,33 @@ def test_search_is_accent_insensitive_on_postgresql(db, file, console):
     # Search composes with filters and the badges count the matches.
     page = console.get("/console/?q=den")
     assert codes_on(page) == [lamp.code] and badge(page, "open") == 1
+
+
+def test_words_are_indexed_when_a_ticket_leaves_received(app, db, org):
+    """Filing does not compute the search vector (it stays one INSERT); routing does, and so does
+    any action that ends a ticket before it was routed. The code is found at once."""
+    from service.domain.handling import route_ticket
+    from service.domain.intake import InboundTicket, Settings, receive
+
+    def filed(title: str) -> str:
+        result = receive(db.session, InboundTicket(
+            channel="api", kind="feedback", category_code="env", area_code="TCS-A", title=title,
+            description="Nước thải chảy tràn ra đường.", address="8 Trần Phú"),
+            Settings(code_prefix="PA", upload_folder=app.config["UPLOAD_FOLDER"]))  # fmt: skip
+        return result.code
+
+    def found(q: str) -> list[str]:
+        f = queue_rules.QueueFilter(q=q, status="all")
+        return [t.code for t in queue_rules.page(db.session, None, f, None).tickets]
+
+    routed, withdrawn = filed("Cống ngầm bị vỡ"), filed("Mương thoát nước bốc mùi")
+    assert found("cong ngam") == [] and found(routed) == [routed]
+    ticket_id = db.session.scalars(select(Ticket.id).where(Ticket.code == routed)).one()
+    assert route_ticket(db.session, ticket_id)
+    assert found("cong ngam") == [routed]
+    unrouted = db.session.scalars(select(Ticket).where(Ticket.code == withdrawn)).one()
+    apply_action(db.session, unrouted, "withdraw", actor_label="citizen")
+    assert found("muong thoat nuoc") == [withdrawn]
 
 
 def test_search_and_lists_never_show_or_match_the_denouncer(db, file, console):
