@@ -499,6 +499,7 @@ class Target:
     proc: subprocess.Popen | None = None
     log: Path | None = None
     rounds: list[WrkResult] = field(default_factory=list)
+    note: str = ""  # what else ran for this target (the service's intake relay)
 
     @property
     def url(self) -> str:
@@ -634,7 +635,11 @@ def api_phase(
     if with_service and relay_present():
         time.sleep(1)  # the relay's last rounds
         queued = ", ".join(f"{n} {name}" for name, n in queued_jobs().items()) or "none"
-        say(f"jobs the service left in RQ for the workers (none run in this phase): {queued}")
+        say(f"jobs left in RQ (no worker runs in this phase): {queued}")
+        targets[-1].note = (
+            "the service's intake relay (`python -m workers.relay`) ran through every round; "
+            f"jobs left in RQ: {queued}"
+        )
     return targets
 
 
@@ -883,6 +888,7 @@ def write_markdown(
             "`POST /api/v1/tickets`:",
             "",
             *results_table(targets, base),
+            *[f"\nService: {t.note}." for t in targets if t.note],
         ]
     if worker is not None:
         md += [

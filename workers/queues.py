@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 # job name → (dotted function, queue); job code lives in workers.jobs and stays thin.
 JOBS: dict[str, tuple[str, str]] = {
-    "route": ("workers.jobs.route_ticket", "default"),
+    # Tickets are routed in batches (relay, sweeper); workers.jobs.route_ticket stays for jobs
+    # queued by earlier releases.
     "route_batch": ("workers.jobs.route_batch", "default"),
     "deliver": ("workers.jobs.deliver", "notify"),
     "check_deadlines": ("workers.jobs.check_deadlines", "default"),

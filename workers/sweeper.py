@@ -46,12 +46,16 @@ def sweep(session: Session, now: dt.datetime | None = None, limit: int = 5000) -
     ).all()
     session.rollback()  # read-only: end the transaction before talking to Redis
     counts = {"route": 0, "deliver": 0, "process_inbound": 0}
-    work = (("route", ticket_ids), ("deliver", delivery_ids), ("process_inbound", inbound_ids))
-    for job, ids in work:
-        for item in ids:
-            if not enqueue_safely(job, (item,)):
-                return counts  # Redis is still down; try again next round
-            counts[job] += 1
+    size = current_app.config["RELAY_BATCH"]
+    # Tickets go in batches, as the relay sends them; other work one job per row.
+    work = [("route", "route_batch", (ticket_ids[i : i + size],))
+            for i in range(0, len(ticket_ids), size)]  # fmt: skip
+    work += [("deliver", "deliver", (i,)) for i in delivery_ids]
+    work += [("process_inbound", "process_inbound", (i,)) for i in inbound_ids]
+    for kind, job, args in work:
+        if not enqueue_safely(job, args):
+            return counts  # Redis is still down; try again next round
+        counts[kind] += len(args[0]) if job == "route_batch" else 1
     if any(counts.values()):
         log.info("sweeper re-enqueued %s", counts)
     return counts
