@@ -22,7 +22,8 @@ What it does, in one run:
 5. worker throughput: on a fresh database, creates ``--route-tickets`` tickets through the
    service's own API code (Flask test client), hands them to RQ with one round of the relay
    (``route_batch`` jobs), starts ``--route-workers`` ``python -m workers.worker --burst``
-   processes and times until no ticket is left in status ``received``;
+   processes and times until no ticket is left in status ``received``; then, with one idle
+   worker and the relay running, files 40 tickets one at a time and times each until routed;
 6. writes a Markdown snippet of the results to ``bench/last-results.md``.
 
 Exit status: 0 when every measured part passes, 1 when a target is missed or the run had
@@ -656,6 +657,18 @@ class WorkerResult:
     routed: int
     failed_jobs: dict[str, int]
     note: str = ""
+    latencies: list[float] = field(default_factory=list)  # filed → routed, seconds
+
+    @property
+    def latency_text(self) -> str:
+        if not self.latencies:
+            return "not measured"
+        ms = sorted(x * 1000 for x in self.latencies)
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+        return (
+            f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms "
+            f"({len(ms)} tickets filed one at a time, one idle worker, the relay running)"
+        )
 
     @property
     def per_second(self) -> float:
@@ -695,6 +708,56 @@ def make_tickets_main(count: int) -> int:
             return 1
     print(f"created {count} tickets in {time.monotonic() - started:.1f}s", flush=True)
     return 0
+
+
+def latency_main(count: int) -> int:
+    """``--latency N`` (internal): file N tickets one at a time through the service's API code
+    and time each from its 201 until a worker has routed it (the relay and a worker run beside);
+    prints the seconds as JSON."""
+    from service import create_app  # noqa: PLC0415 - only this subcommand needs the service
+
+    body = os.environ.get("PAKN_BENCH_BODY") or ticket_body()
+    client = create_app().test_client()
+    waits: list[float] = []
+    with psycopg.connect(PG_BENCH_URL, autocommit=True) as conn:
+        for i in range(count):
+            resp = client.post(API_PATH, data=body.replace(SEQ_MARKER, f"l-{i}").encode(),
+                               content_type="application/json")  # fmt: skip
+            filed = time.monotonic()
+            code = resp.get_json()["code"]
+            while conn.execute("SELECT status FROM ticket WHERE code = %s", (code,)).fetchone() == (
+                "received",
+            ):
+                if time.monotonic() - filed > 30:
+                    print(f"ticket {code} not routed within 30 s", file=sys.stderr)
+                    return 1
+                time.sleep(0.005)
+            waits.append(time.monotonic() - filed)
+            time.sleep(0.1)
+    print(json.dumps(waits))
+    return 0
+
+
+def measure_latency(env: dict[str, str], children: Children, tmp: Path, body: str) -> list[float]:
+    procs = [
+        children.spawn("latency-worker", [sys.executable, "-m", "workers.worker"], env,
+                       tmp / "latency-worker.log"),
+        children.spawn("latency-relay", [sys.executable, "-m", "workers.relay"], env,
+                       tmp / "latency-relay.log"),
+    ]  # fmt: skip
+    try:
+        time.sleep(3)  # both up before the first ticket
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.run", "--latency", "40"], cwd=ROOT,
+            env=dict(env, PAKN_BENCH_BODY=body), capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        for proc in procs:
+            children.stop(proc)
+    if out.returncode != 0:
+        say(f"latency run failed: {out.stderr[-2000:]}")
+        return []
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def failed_jobs() -> dict[str, int]:
@@ -800,6 +863,10 @@ def worker_phase(
         f"{result.steady_per_second:.1f}/s from the first routed ticket); "
         f"failed jobs: {result.failed_text}"
     )
+    if relay_present():
+        say("filed → routed latency: one worker and the relay, 40 tickets one at a time")
+        result.latencies = measure_latency(env, children, tmp, body)
+        say(f"filed → routed: {result.latency_text}")
     return result
 
 
@@ -898,6 +965,8 @@ def write_markdown(
             f"**{worker.per_second:.0f} tickets/s** ({worker.steady_per_second:.0f}/s from the "
             f"first routed ticket, i.e. without worker start-up); failed jobs: "
             f"{worker.failed_text}.",
+            "",
+            f"Filed → routed: {worker.latency_text}.",
         ]
     md += ["", *[f"- {line}" for line in verdict_lines + notes], ""]
     RESULTS_MD.write_text("\n".join(md))
@@ -928,6 +997,7 @@ def print_report(
             f"({worker.steady_per_second:.1f}/s steady) with {worker.workers} workers, "
             f"{worker.routed}/{worker.tickets} routed, failed jobs: {worker.failed_text}"
         )
+        say(f"filed → routed: {worker.latency_text}")
     say()
     for line in verdict_lines + notes:
         say(line)
@@ -952,6 +1022,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-api", action="store_true", help="skip the HTTP benchmark")
     p.add_argument("--skip-worker", action="store_true", help="skip the routing benchmark")
     p.add_argument("--make-tickets", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--latency", type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -963,6 +1034,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.make_tickets is not None:
         return make_tickets_main(args.make_tickets)
+    if args.latency is not None:
+        return latency_main(args.latency)
 
     signal.signal(signal.SIGTERM, _raise_exit)
     info = machine_info()
