@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +21,15 @@ def app() -> Flask:
 
         _app = create_app()
     return _app
+
+
+def start_loop(description: str, argv: list[str] | None) -> tuple[argparse.Namespace, Flask]:
+    """Command line (`--once`), logging and the app of a long-running loop (scheduler, relay)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--once", action="store_true", help="one round, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return args, app()
 
 
 def _in_app(fn: Callable[..., T], *args: Any) -> T:

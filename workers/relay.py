@@ -15,7 +15,6 @@ Exactly one relay should run: the scheduler runs it (`python -m workers.schedule
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections import deque
@@ -79,11 +78,7 @@ def run_once(relay: Relay) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="PAKN intake relay (tickets → route jobs)")
-    parser.add_argument("--once", action="store_true", help="one round, then exit")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = jobs.app()
+    args, app = jobs.start_loop("PAKN intake relay (tickets → route jobs)", argv)
     relay = Relay(app.config["RELAY_BATCH"])
     pause = app.config["RELAY_INTERVAL_MS"] / 1000
     while True:

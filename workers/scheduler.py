@@ -9,7 +9,6 @@ It keeps going through database or Redis outages.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 
@@ -43,11 +42,7 @@ def every(job: str, last: float, interval: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="PAKN scheduler (sweeper + deadline checks)")
-    parser.add_argument("--once", action="store_true", help="one round, then exit")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = jobs.app()
+    args, app = jobs.start_loop("PAKN scheduler (relay, sweeper, periodic jobs)", argv)
     sweep_every = app.config["SWEEP_INTERVAL_SECONDS"]
     deadline_every = app.config["DEADLINE_CHECK_INTERVAL_SECONDS"]
     mail_every = app.config["IMAP_POLL_SECONDS"] if mail_poll_enabled(app.config) else None
